@@ -1,0 +1,37 @@
+"""infodyn: measure, store and plot the information dynamics of neural-network training.
+
+The public surface, by layer (compute → monitor → store → draw):
+
+- :mod:`infodyn.functional` — pure, differentiable estimators (``matrix_entropy``, ``mir``, …).
+- :mod:`infodyn.metrics` — ``torchmetrics.Metric`` classes that stream and reduce across ranks.
+- :mod:`infodyn.losses` — information terms as training losses.
+- :class:`ActivationCapture`, :class:`Monitor`, :func:`every`, :func:`log_spaced` — hooks and
+  schedules that record metrics while a model trains.
+- :class:`RunDir`, :class:`RunStore` — a run directory and its SQLite store.
+- :mod:`infodyn.viz`, :mod:`infodyn.report` — figures and HTML drawn from a store.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from infodyn.capture import ActivationCapture, find_classifier_head
+from infodyn.monitor import Monitor, Probe
+from infodyn.rundir import RunDir
+from infodyn.schedules import every, log_spaced
+from infodyn.store import RunStore
+
+try:
+    __version__ = version("infodyn")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0+unknown"
+
+__all__ = [
+    "ActivationCapture",
+    "Monitor",
+    "Probe",
+    "RunDir",
+    "RunStore",
+    "__version__",
+    "every",
+    "find_classifier_head",
+    "log_spaced",
+]

@@ -1,0 +1,6 @@
+"""Built-in experiments; importing this package registers them."""
+
+from infodyn.experiments import grokking as _grokking  # noqa: F401  (registers "grokking")
+from infodyn.experiments.base import Experiment, ExperimentConfig, experiment_names, get_experiment
+
+__all__ = ["Experiment", "ExperimentConfig", "experiment_names", "get_experiment"]

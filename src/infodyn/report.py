@@ -1,0 +1,246 @@
+"""One self-contained HTML page per run: summary, config, software versions, figures.
+
+The page has no external files and no JavaScript: figures are embedded as base64 PNG data
+URIs and the CSS is inline, so it can be mailed or archived alone. Everything taken from the
+config or the store is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib.metadata
+import json
+import math
+import platform
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from infodyn.analysis import FIT_THRESHOLD, GENERALIZE_THRESHOLD, grokking_steps
+from infodyn.rundir import RunDir, atomic_write_text
+from infodyn.store import RunStore
+from infodyn.viz import FIGURES, draw_run_figures
+
+__all__ = ["flatten_config", "write_report"]
+
+#: Meta keys the experiments write; each is shown when present and ignored when absent.
+_TIMING_KEYS = ("wall_time_s", "train_time_s", "monitor_time_s")
+_SHOWN_META = {*_TIMING_KEYS, "steps_completed", "device", "threads", "schema_version"}
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1200px; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.6em; }
+.sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; font-size: 0.92em; }
+th, td { text-align: left; padding: 0.25em 0.9em 0.25em 0; vertical-align: top; }
+th { font-weight: 600; color: #444; }
+tr + tr td, tr + tr th { border-top: 1px solid #f0f0f0; }
+td.num { font-variant-numeric: tabular-nums; }
+code { font-size: 0.95em; }
+figure { margin: 1.2em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.92em; margin-top: 0.3em; }
+"""
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Flatten nested dicts to ``(dotted.key, value)`` pairs, sorted by key.
+
+    Example:
+        >>> flatten_config({"model": {"width": 128, "depth": 2}, "lr": 1e-3})
+        [('lr', 0.001), ('model.depth', 2), ('model.width', 128)]
+    """
+    items: list[tuple[str, Any]] = []
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            items.extend(flatten_config(value, prefix=f"{dotted}."))
+        else:
+            items.append((dotted, value))
+    return sorted(items, key=lambda kv: kv[0])
+
+
+def _esc(value: Any) -> str:
+    """Escape any value for HTML; non-strings are shown as JSON (lists, bools, null)."""
+    if not isinstance(value, str):
+        try:
+            value = json.dumps(value)
+        except (TypeError, ValueError):
+            value = repr(value)
+    return html.escape(value, quote=True)
+
+
+def _num(value: float) -> str:
+    return "NaN" if math.isnan(value) else f"{value:.4g}"
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return _esc(seconds)
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs:.0f} s"
+
+
+def _table(rows: Iterable[tuple[str, str]], *, header: tuple[str, str] | None = None) -> str:
+    """A two-column table; cells must already be escaped HTML."""
+    head = f"<tr><th>{header[0]}</th><th>{header[1]}</th></tr>" if header else ""
+    body = "".join(f"<tr><th>{k}</th><td class='num'>{v}</td></tr>" for k, v in rows)
+    return f"<table>{head}{body}</table>" if body else "<p>(none)</p>"
+
+
+def _final_values(store: RunStore) -> list[tuple[str, str]]:
+    """Last recorded value of the headline metrics, per split (train, test, others) and layer."""
+    rows = []
+    keys = store.keys()
+    split_rank = {"train": 0, "test": 1}
+    for metric, shown in (
+        ("accuracy", "accuracy"),
+        ("loss", "loss"),
+        ("mir", "MIR"),
+        ("hdr", "HDR"),
+    ):
+        found = sorted(
+            ((split, layer) for m, split, layer in keys if m == metric),
+            key=lambda sl: (split_rank.get(sl[0], 2), sl[0], sl[1]),
+        )
+        for split, layer in found:
+            steps, values = store.series(metric, split, layer)
+            where = f" [{layer}]" if layer else ""
+            rows.append(
+                (
+                    _esc(f"final {shown} — {split}{where}"),
+                    f"{_num(float(values[-1]))} <span class='sub'>(step {int(steps[-1]):,})</span>",
+                )
+            )
+    return rows
+
+
+def _summary(run: RunDir, store: RunStore, meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    last = store.last_step()
+    steps_done = meta.get("steps_completed", last)
+    if steps_done is not None:
+        rows.append(("steps completed", _esc(steps_done)))
+    g = grokking_steps(store)
+    never = "not reached"
+    rows.append(
+        (
+            f"train accuracy ≥ {FIT_THRESHOLD:g} (fit)",
+            f"step {g.fit_step:,}" if g.fit_step is not None else never,
+        )
+    )
+    rows.append(
+        (
+            f"test accuracy ≥ {GENERALIZE_THRESHOLD:g} (generalise)",
+            f"step {g.generalize_step:,}" if g.generalize_step is not None else never,
+        )
+    )
+    ratio = g.delay_ratio
+    rows.append(("generalise / fit step ratio", f"{ratio:.3g}" if ratio is not None else "—"))
+    rows.extend(_final_values(store))
+    labels = {
+        "wall_time_s": "wall time",
+        "train_time_s": "training time",
+        "monitor_time_s": "monitor time (metrics + store)",
+    }
+    for key in _TIMING_KEYS:
+        if key in meta:
+            rows.append((labels[key], _duration(meta[key])))
+    wall, mon = meta.get("wall_time_s"), meta.get("monitor_time_s")
+    if isinstance(wall, int | float) and isinstance(mon, int | float) and wall > 0:
+        rows.append(("monitor overhead", f"{100 * mon / wall:.1f}% of wall time"))
+    for key in ("device", "threads"):
+        if key in meta:
+            rows.append((key, _esc(meta[key])))
+    return rows
+
+
+def _versions() -> list[tuple[str, str]]:
+    """Versions of the software writing this report (metadata only: no heavy imports)."""
+    rows = [("python", platform.python_version())]
+    for dist in ("infodyn", "torch", "numpy", "matplotlib"):
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            version = "not installed as a package"
+        rows.append((dist, _esc(version)))
+    rows.append(("platform", _esc(platform.platform())))
+    return rows
+
+
+def _figures_html(paths: Iterable[Path]) -> str:
+    captions = {spec.filename: spec.caption for spec in FIGURES}
+    parts = []
+    for path in paths:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        caption = _esc(captions.get(path.name, path.stem))
+        parts.append(
+            f"<figure><img src='data:image/png;base64,{data}' alt='{caption}'>"
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
+    return "".join(parts) or "<p>No figures: the store holds none of the metrics they draw.</p>"
+
+
+def write_report(run: RunDir, *, redraw: bool = True) -> Path:
+    """Write ``report.html`` for ``run`` and return its path.
+
+    Args:
+        run: The run directory.
+        redraw: Redraw the figures from the store first (so the page is never stale); with
+            False, embed the registered PNGs already in ``figures/``.
+
+    Returns:
+        ``run.report_path``, written atomically.
+    """
+    config = run.config()
+    paths = (
+        draw_run_figures(run)
+        if redraw
+        else [
+            run.figures_dir / s.filename
+            for s in FIGURES
+            if (run.figures_dir / s.filename).is_file()
+        ]
+    )
+    with run.store(readonly=True) as store:
+        meta = store.meta()
+        summary = _summary(run, store, meta)
+    experiment = config.get("experiment")
+    title = f"{run.name} — {experiment}" if experiment else run.name
+    config_rows = [(_esc(k), f"<code>{_esc(v)}</code>") for k, v in flatten_config(config)]
+    other_meta = [
+        (_esc(k), f"<code>{_esc(v)}</code>")
+        for k, v in sorted(meta.items())
+        if k not in _SHOWN_META
+    ]
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{_esc(title)} · infodyn report</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>{_esc(title)}</h1>
+<p class="sub">infodyn run report · {_esc(str(run.root))}</p>
+<h2>Summary</h2>
+{_table(summary)}
+<h2>Figures</h2>
+{_figures_html(paths)}
+<h2>Config</h2>
+{_table(config_rows, header=("key", "value"))}
+<h2>Run metadata</h2>
+{_table(other_meta, header=("key", "value"))}
+<h2>Software (environment that wrote this report)</h2>
+{_table(_versions())}
+</body>
+</html>
+"""
+    atomic_write_text(run.report_path, page)
+    return run.report_path

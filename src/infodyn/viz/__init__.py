@@ -1,0 +1,99 @@
+"""Figures drawn from a run's store (never from a live model), one module per figure family.
+
+:data:`FIGURES` registers every figure; a new family adds one :class:`FigureSpec` entry and
+:func:`draw_run_figures` and the HTML report pick it up.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from infodyn.rundir import RunDir, atomic_write_bytes
+from infodyn.store import RunStore
+from infodyn.viz.matrix_info import MATRIX_INFO_METRICS, plot_matrix_information
+from infodyn.viz.training import plot_training_curves
+
+__all__ = [
+    "FIGURES",
+    "FigureSpec",
+    "draw_run_figures",
+    "plot_matrix_information",
+    "plot_training_curves",
+]
+
+#: Resolution of saved PNGs.
+DPI = 120
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One registered figure.
+
+    Attributes:
+        filename: PNG name inside the run's ``figures/``.
+        caption: One line for the report.
+        metrics: Scalar metrics the figure reads; it is drawn when any of them is stored.
+        draw: ``store -> (fig, axes)``.
+    """
+
+    filename: str
+    caption: str
+    metrics: tuple[str, ...]
+    draw: Callable[[RunStore], tuple[Figure, np.ndarray]]
+
+    def applies_to(self, store: RunStore) -> bool:
+        """Whether ``store`` holds any metric this figure reads."""
+        stored = {m for m, _, _ in store.keys()}
+        return any(m in stored for m in self.metrics)
+
+
+FIGURES: list[FigureSpec] = [
+    FigureSpec(
+        filename="training.png",
+        caption=(
+            "Accuracy and loss per split (train solid, test dashed); vertical lines mark train "
+            "accuracy ≥ 0.99 and test accuracy ≥ 0.9, shading the delay between them."
+        ),
+        metrics=("accuracy", "loss"),
+        draw=plot_training_curves,
+    ),
+    FigureSpec(
+        filename="matrix_information.png",
+        caption=(
+            "Matrix information: MIR and HDR (left) and the matrix entropies of features and "
+            "classifier head in nats (right), with the same transition markers."
+        ),
+        metrics=MATRIX_INFO_METRICS,
+        draw=plot_matrix_information,
+    ),
+]
+
+
+def draw_run_figures(run: RunDir) -> list[Path]:
+    """Draw every registered figure whose metrics are in the run's store, as PNGs.
+
+    Each PNG is written atomically into ``run.figures_dir`` (created if missing), so a viewer
+    never sees half a file. A figure whose metrics are absent is skipped.
+
+    Returns:
+        The paths written, in registry order.
+    """
+    run.figures_dir.mkdir(exist_ok=True)
+    written = []
+    with run.store(readonly=True) as store:
+        for spec in FIGURES:
+            if not spec.applies_to(store):
+                continue
+            fig, _ = spec.draw(store)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=DPI)
+            path = run.figures_dir / spec.filename
+            atomic_write_bytes(path, buf.getvalue())
+            written.append(path)
+    return written
