@@ -73,7 +73,7 @@ def test_export_csv_and_json(tiny_run: Path) -> None:
     assert rows[0] == ["step", "split", "metric", "layer", "value"]
     stored = _records(tiny_run)
     assert len(rows) - 1 == len(stored)
-    assert {r[3] for r in rows[1:]} == {"", "head"}
+    assert {r[3] for r in rows[1:]} == {"", "head:input"}
     as_json = json.loads(runner.invoke(app, ["export", str(tiny_run), "--format", "json"]).stdout)
     assert len(as_json) == len(stored)
     assert any(r["layer"] is None for r in as_json)

@@ -49,7 +49,7 @@ def test_measure_records_values_from_one_pass(tmp_path: Path) -> None:
     monitor.log(0, "train", {"loss": 1.5})
     monitor.flush()
     records = {(r.metric, r.layer): r.value for r in store.scalars()}
-    assert records[("feature_norm", "2")] == pytest.approx(float(expected), rel=1e-6)
+    assert records[("feature_norm", "2:input")] == pytest.approx(float(expected), rel=1e-6)
     assert records[("loss", "")] == 1.5
     (array,) = store.arrays(metric="class_counts")
     assert array.value.tolist() == [0.0, 1.0, 2.0]

@@ -86,6 +86,8 @@ class Monitor:
         self.head_name = head_name
         self.features_name = features if features is not None else head_name
         _module_by_name(model, self.features_name, "features")
+        # Records name where their features came from: "<module>:input" (e.g. "head:input").
+        self.features_layer = f"{self.features_name}:input"
         self.elapsed_s = 0.0
         self._pending: list[Scalar] = []
         self._pending_arrays: list[Array] = []
@@ -143,7 +145,7 @@ class Monitor:
                 self.model.train(was_training)
             measured: dict[str, float] = {}
             for metric, needs in zip(metrics, inputs, strict=True):
-                layer = self.features_name if "features" in needs else ""
+                layer = self.features_layer if "features" in needs else ""
                 for key, value in _as_dict(metric.compute()).items():
                     if value.numel() == 1:
                         measured[key] = float(value)
