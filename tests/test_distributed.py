@@ -10,7 +10,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from infodyn.metrics import MatrixInformation
+from infodyn.functional import transfer_entropy_from_counts, transition_counts
+from infodyn.metrics import MatrixInformation, TransferEntropy
 
 WORLD = 2
 BATCHES = 4
@@ -49,3 +50,32 @@ def test_two_gloo_ranks_equal_one_process(mode: str, tmp_path: Path) -> None:
     for rank in range(WORLD):
         got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
         assert got == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+def _te_series(rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(10 + rank)
+    return torch.randint(0, 2, (300, 6), generator=gen), torch.randint(
+        0, 2, (300, 3), generator=gen
+    )
+
+
+def _te_worker(rank: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    try:
+        metric = TransferEntropy(6, 3)
+        x, y = _te_series(rank)
+        for lo in range(0, 300, 70):  # batches in processing order
+            metric.update(x[lo : lo + 70], y[lo : lo + 70])
+        torch.save(metric.compute()["te"], os.path.join(out_dir, f"te{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_transfer_entropy_counts_add_across_ranks(tmp_path: Path) -> None:
+    """Each rank's stream is one trial; the reduced counts pool both trials exactly."""
+    mp.spawn(_te_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True)
+    pooled = transition_counts(*_te_series(0)) + transition_counts(*_te_series(1))
+    expected = transfer_entropy_from_counts(pooled)
+    for rank in range(WORLD):
+        assert torch.equal(torch.load(tmp_path / f"te{rank}.pt", weights_only=True), expected)

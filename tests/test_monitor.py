@@ -81,3 +81,44 @@ def test_metric_without_declared_inputs_is_rejected() -> None:
 def test_unknown_feature_layer_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="features: the model has no module named 'nope'"):
         Monitor(_model(), RunStore(tmp_path / "run.sqlite"), {}, features="nope")
+
+
+def test_monitor_records_layer_pair_transfer_entropy(tmp_path: Path) -> None:
+    """One probe line gives TE per adjacent layer pair, equal to the functional estimate."""
+    from infodyn.functional import binarize, transfer_entropy
+    from infodyn.metrics import LayerTransferEntropy
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 6), nn.Tanh(), nn.Linear(6, 3))
+    x, y = torch.randn(300, 4), torch.randint(0, 3, (300,))
+    store = RunStore(tmp_path / "run.sqlite")
+    probe = Probe(LayerTransferEntropy(["1", "3"]), every(1))
+    monitor = Monitor(model, store, {"te": probe})
+    measured = monitor.measure(0, "train", batches_of(x, y, 64)())
+    monitor.flush()
+
+    with torch.no_grad():
+        h1 = torch.relu(model[0](x))
+        h2 = torch.tanh(model[2](h1))
+        probs = model[4](h2).softmax(-1)
+    # Binarised per batch (layer_batch scope), then one series over the whole pass.
+    bits = [
+        torch.cat([binarize(a[i : i + 64]) for i in range(0, 300, 64)]) for a in (h1, h2, probs)
+    ]
+    expected = transfer_entropy(bits[0], bits[1])
+    (array,) = store.arrays(metric="te", layer="1->3")
+    assert array.value == pytest.approx(expected.numpy(), abs=1e-12)
+    assert measured["te_mean@1->3"] == pytest.approx(float(expected.mean()), abs=1e-12)
+    plane = {(r.metric, r.layer): r.value for r in store.scalars()}
+    assert plane[("te_in", "3")] == pytest.approx(float(expected.mean()), abs=1e-12)
+    assert plane[("te_out", "3")] == pytest.approx(
+        float(transfer_entropy(bits[1], bits[2]).mean()), abs=1e-12
+    )
+
+
+def test_unknown_te_layer_is_rejected_at_construction(tmp_path: Path) -> None:
+    from infodyn.metrics import LayerTransferEntropy
+
+    probe = Probe(LayerTransferEntropy(["nope"]), every(1))
+    with pytest.raises(ValueError, match="layers: the model has no module named 'nope'"):
+        Monitor(_model(), RunStore(tmp_path / "run.sqlite"), {"te": probe})

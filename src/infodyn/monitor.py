@@ -8,9 +8,14 @@ a class attribute ``inputs``, which captured quantities its ``update`` takes, by
 ``head_weight``           the classifier head's weight, (C, d)
 ``labels``                the batch's integer labels
 ``logits``                the model's output
+``activations``           {name: output} of the modules the metric lists in ``layers``
+                          (conv maps reduced to channel means)
 ========================  ==========================================================
 
-One forward pass per batch feeds every metric that is due at that step.
+One forward pass per batch feeds every metric that is due at that step. ``compute`` returns
+named tensors, ``{metric: value}``, recorded under the feature layer when the metric reads
+``features``; or nested, ``{layer: {metric: value}}``, recorded under each outer key (e.g. a
+layer pair ``"fc1->fc2"``). One-element tensors become scalar records, others arrays.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from infodyn.capture import ActivationCapture, _module_by_name, find_classifier_
 from infodyn.schedules import Schedule
 from infodyn.store import Array, RunStore, Scalar
 
-CAPTURED_INPUTS = ("features", "head_weight", "labels", "logits")
+CAPTURED_INPUTS = ("features", "head_weight", "labels", "logits", "activations")
 
 
 @dataclass
@@ -42,6 +47,11 @@ class Probe:
     def inputs(self) -> tuple[str, ...]:
         """The captured quantities the metric's ``update`` takes, by keyword."""
         return tuple(getattr(self.metric, "inputs", ()))
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Modules whose outputs the metric reads as ``activations``."""
+        return tuple(getattr(self.metric, "layers", ())) if "activations" in self.inputs else ()
 
     def __post_init__(self) -> None:
         inputs = getattr(self.metric, "inputs", None)
@@ -88,6 +98,9 @@ class Monitor:
         _module_by_name(model, self.features_name, "features")
         # Records name where their features came from: "<module>:input" (e.g. "head:input").
         self.features_layer = f"{self.features_name}:input"
+        for probe in self.probes.values():
+            for layer in probe.layers:
+                _module_by_name(model, layer, "layers")
         self.elapsed_s = 0.0
         self._pending: list[Scalar] = []
         self._pending_arrays: list[Array] = []
@@ -127,10 +140,11 @@ class Monitor:
             was_training = self.model.training
             self.model.eval()
             try:
-                with (
-                    torch.no_grad(),
-                    ActivationCapture(self.model, inputs=[self.features_name]) as cap,
-                ):
+                layers = sorted({name for p in (self.probes[n] for n in due) for name in p.layers})
+                capture = ActivationCapture(
+                    self.model, layers, inputs=[self.features_name], reduction="channel_mean"
+                )
+                with torch.no_grad(), capture as cap:
                     for x, y in batches:
                         logits = self.model(x)
                         available = {
@@ -138,6 +152,7 @@ class Monitor:
                             "head_weight": head_weight,
                             "labels": y,
                             "logits": logits,
+                            "activations": dict(cap.outputs()),
                         }
                         for metric, needs in zip(metrics, inputs, strict=True):
                             metric.update(**{k: available[k] for k in needs})
@@ -145,10 +160,10 @@ class Monitor:
                 self.model.train(was_training)
             measured: dict[str, float] = {}
             for metric, needs in zip(metrics, inputs, strict=True):
-                layer = self.features_layer if "features" in needs else ""
-                for key, value in _as_dict(metric.compute()).items():
+                default_layer = self.features_layer if "features" in needs else ""
+                for layer, key, value in _records(metric.compute(), default_layer):
                     if value.numel() == 1:
-                        measured[key] = float(value)
+                        measured[f"{key}@{layer}" if layer != default_layer else key] = float(value)
                         self._pending.append(Scalar(step, split, key, float(value), layer))
                     else:
                         array = value.detach().cpu().numpy()
@@ -170,13 +185,19 @@ class Monitor:
             self._pending, self._pending_arrays = [], []
 
 
-def _as_dict(value: Tensor | Mapping[str, Tensor]) -> dict[str, Tensor]:
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(
-        "a monitored metric's compute() must return a dict of named tensors, "
-        f"got {type(value).__name__}"
-    )
+def _records(value: object, default_layer: str) -> Iterator[tuple[str, str, Tensor]]:
+    """(layer, metric, tensor) triples of a flat or layer-nested ``compute()`` result."""
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            "a monitored metric's compute() must return a dict of named tensors (or of such "
+            f"dicts keyed by layer), got {type(value).__name__}"
+        )
+    for key, item in value.items():
+        if isinstance(item, Mapping):
+            for metric, tensor in item.items():
+                yield key, metric, tensor
+        else:
+            yield default_layer, key, item
 
 
 def batches_of(

@@ -1,5 +1,6 @@
 """Stateful ``torchmetrics.Metric`` classes that accumulate and call ``infodyn.functional``."""
 
 from infodyn.metrics.matrix_information import MatrixInformation
+from infodyn.metrics.transfer_entropy import LayerTransferEntropy, TransferEntropy
 
-__all__ = ["MatrixInformation"]
+__all__ = ["LayerTransferEntropy", "MatrixInformation", "TransferEntropy"]

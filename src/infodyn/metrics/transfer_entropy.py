@@ -1,0 +1,257 @@
+"""Streaming transfer entropy: count tables accumulated batch by batch, in processing order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import Metric
+
+from infodyn.functional.te_layers import neuron_series
+from infodyn.functional.transfer_entropy import (
+    Scope,
+    TransitionCounts,
+    binarize,
+    transfer_entropy_from_counts,
+    transition_counts,
+)
+
+_COUNT_FIELDS = TransitionCounts._fields
+
+
+class TransferEntropy(Metric):
+    """TE(source_i → target_j) in bits for every neuron pair, streamed over batches.
+
+    The time axis is the order in which samples reach :meth:`update`: batches are joined
+    end to end, and the transition from the last sample of one batch to the first of the next
+    is counted, so streaming over any split of a series equals
+    ``infodyn.functional.transfer_entropy`` on the whole series, exactly (integer counts).
+    States are the count tables (:class:`~infodyn.functional.transfer_entropy.TransitionCounts`,
+    O(m·n) memory, independent of T); across DDP ranks they add. Each rank's stream is then
+    one trial: transitions between the last sample of one rank and the first of another are
+    not counted, as when PyInform pools several initial conditions.
+
+    ``forward`` only accumulates (it returns None): TE of a single batch is not a useful
+    number, and the batch-local reset of TorchMetrics' ``forward`` would cut the stream.
+
+    Args:
+        num_sources: m, neurons of the source layer.
+        num_targets: n, neurons of the target layer.
+        delay: source→target lag u (default 1).
+        kwargs: passed to ``torchmetrics.Metric``.
+
+    Example:
+        >>> metric = TransferEntropy(num_sources=1, num_targets=1)
+        >>> x = torch.tensor([0, 1, 1, 1, 1, 0, 0, 0, 0])[:, None]
+        >>> y = torch.tensor([0, 0, 1, 1, 1, 1, 0, 0, 0])[:, None]
+        >>> metric.update(x[:4], y[:4]); metric.update(x[4:], y[4:])
+        >>> float(metric.compute()["te"])
+        0.8112781244591328
+    """
+
+    is_differentiable = False
+    higher_is_better = None
+    full_state_update = False
+    inputs = ("source", "target")
+
+    source_past: Tensor
+    source_next: Tensor
+    source_both: Tensor
+    source: Tensor
+    past: Tensor
+    next: Tensor
+    both: Tensor
+    observations: Tensor
+
+    def __init__(
+        self, num_sources: int, num_targets: int, *, delay: int = 1, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        for name, value in (("num_sources", num_sources), ("num_targets", num_targets)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
+            raise ValueError(f"delay must be an integer >= 0, got {delay!r}")
+        self.num_sources, self.num_targets, self.delay = num_sources, num_targets, delay
+        m, n = num_sources, num_targets
+        shapes: dict[str, tuple[int, ...]] = {
+            "source_past": (m, n),
+            "source_next": (m, n),
+            "source_both": (m, n),
+        }
+        shapes |= {"source": (m,), "past": (n,), "next": (n,), "both": (n,), "observations": ()}
+        for name in _COUNT_FIELDS:
+            self.add_state(name, torch.zeros(shapes[name], dtype=torch.long), dist_reduce_fx="sum")
+        # The last max(u, 1) samples of the stream: the past of the next batch. Rank-local and
+        # not a synced state (see the class docstring).
+        self._tail_source: Tensor | None = None
+        self._tail_target: Tensor | None = None
+
+    def _check_widths(self, source: Tensor, target: Tensor) -> None:
+        for name, x, width in (
+            ("source", source, self.num_sources),
+            ("target", target, self.num_targets),
+        ):
+            if x.ndim != 2 or x.shape[1] != width:
+                raise ValueError(
+                    f"{name} must have shape (batch, {width}) as set at construction, "
+                    f"got {tuple(x.shape)}"
+                )
+
+    def update(self, source: Tensor, target: Tensor) -> None:
+        """Append a batch of binary states: ``source`` (B, m), ``target`` (B, n), same order."""
+        self._check_widths(source, target)
+        if source.shape[0] != target.shape[0]:
+            raise ValueError(
+                f"source has {source.shape[0]} samples but target has {target.shape[0]}; "
+                f"pass the same batch of samples for both layers"
+            )
+        if self._tail_source is not None and self._tail_target is not None:
+            source = torch.cat([self._tail_source.to(source), source])
+            target = torch.cat([self._tail_target.to(target), target])
+        keep = max(self.delay, 1)
+        if source.shape[0] > keep:
+            counts = transition_counts(source, target, delay=self.delay)
+            for name, value in zip(_COUNT_FIELDS, counts, strict=True):
+                setattr(self, name, getattr(self, name) + value.to(self.device))
+        self._tail_source = source[-keep:].detach().clone()
+        self._tail_target = target[-keep:].detach().clone()
+
+    def forward(self, *args: Any, **kwargs: Any) -> None:
+        """Accumulate like :meth:`update`; returns None (see the class docstring)."""
+        self.update(*args, **kwargs)
+
+    def reset(self) -> None:
+        """Clear the counts and the stream's tail (a new series, e.g. a new epoch)."""
+        super().reset()
+        self._tail_source = self._tail_target = None
+
+    def compute(self) -> dict[str, Tensor]:
+        """``te`` (m, n) in bits, and its ``te_mean``, ``te_max``, ``te_sum`` over pairs."""
+        if int(self.observations) == 0:
+            raise RuntimeError(
+                "TransferEntropy.compute() needs at least one transition: update() with a "
+                "series of at least 2 samples (in one or several batches) first"
+            )
+        counts = TransitionCounts(*(getattr(self, name) for name in _COUNT_FIELDS))
+        te = transfer_entropy_from_counts(counts)
+        return {"te": te, "te_mean": te.mean(), "te_max": te.max(), "te_sum": te.sum()}
+
+
+class LayerTransferEntropy(Metric):
+    """Streaming TE for every adjacent pair of a layer stack, binarised batch by batch.
+
+    Each batch's activations are reduced to neurons (conv → channel mean), binarised at the
+    ``q`` percentile of the layer in that batch (the spec's default ``layer_batch`` scope, or
+    per neuron with ``scope="neuron"``) and streamed into one :class:`TransferEntropy` per
+    adjacent pair. With ``softmax_output`` the softmax of the logits is the last layer.
+    ``compute`` returns, per pair ``"a->b"``, ``te_mean``/``te_max``/``te_sum`` and the
+    matrix ``te``; per hidden layer, the TE-plane coordinates ``te_in`` (TE from the layer
+    before) and ``te_out`` (TE to the layer after), both pair means in bits.
+
+    Args:
+        layers: module names in forward order (outputs are captured by the monitor).
+        q: binarisation percentile (default 0.95).
+        scope: ``"layer"`` (default) or ``"neuron"`` threshold within each batch.
+        softmax_output: append softmax(logits) as the output layer (default True).
+        delay: source→target lag (default 1).
+
+    Example:
+        >>> metric = LayerTransferEntropy(["h"], softmax_output=True)
+        >>> g = torch.Generator().manual_seed(0)
+        >>> for _ in range(3):
+        ...     h, logits = torch.randn(50, 4, generator=g), torch.randn(50, 3, generator=g)
+        ...     metric.update({"h": h}, logits)
+        >>> sorted(metric.compute())
+        ['h->softmax']
+    """
+
+    is_differentiable = False
+    higher_is_better = None
+    full_state_update = False
+    inputs = ("activations", "logits")
+
+    def __init__(
+        self,
+        layers: Sequence[str],
+        *,
+        q: float = 0.95,
+        scope: Scope = "layer",
+        softmax_output: bool = True,
+        delay: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.layers = tuple(layers)
+        self.stack = (*self.layers, "softmax") if softmax_output else self.layers
+        if len(self.stack) < 2:
+            raise ValueError(
+                f"layers {list(layers)} give {len(self.stack)} layer(s); TE needs at least an "
+                f"adjacent pair (add a layer or set softmax_output=True)"
+            )
+        if not 0.0 < q < 1.0:
+            raise ValueError(f"q must lie in (0, 1), got {q}")
+        self.q, self.scope, self.softmax_output, self.delay = q, scope, softmax_output, delay
+        # Pair metrics are created at the first batch, when the layer widths are known.
+        self.pairs = nn.ModuleDict()
+
+    @staticmethod
+    def pair_name(source: str, target: str) -> str:
+        return f"{source}->{target}"
+
+    def update(self, activations: Mapping[str, Tensor], logits: Tensor | None = None) -> None:
+        """Add one batch: ``activations`` maps each layer name to its (B, …) output."""
+        missing = [name for name in self.layers if name not in activations]
+        if missing:
+            raise ValueError(
+                f"activations has no entry for layer(s) {missing}; got {list(activations)}"
+            )
+        layer_values = {name: neuron_series(activations[name]) for name in self.layers}
+        if self.softmax_output:
+            if logits is None:
+                raise ValueError(
+                    "logits are needed for softmax_output=True; pass the model's output"
+                )
+            layer_values["softmax"] = logits.softmax(dim=-1)
+        binary = {
+            name: binarize(x.detach(), self.q, scope=self.scope) for name, x in layer_values.items()
+        }
+        for source, target in zip(self.stack[:-1], self.stack[1:], strict=True):
+            key = self.pair_name(source, target)
+            if key not in self.pairs:
+                self.pairs[key] = TransferEntropy(
+                    binary[source].shape[1], binary[target].shape[1], delay=self.delay
+                ).to(self.device)
+            self._pair(key).update(binary[source], binary[target])
+
+    def forward(self, *args: Any, **kwargs: Any) -> None:
+        """Accumulate like :meth:`update`; returns None."""
+        self.update(*args, **kwargs)
+
+    def _pair(self, key: str) -> TransferEntropy:
+        pair = self.pairs[key]
+        assert isinstance(pair, TransferEntropy)
+        return pair
+
+    def reset(self) -> None:
+        super().reset()
+        for key in self.pairs:
+            self._pair(key).reset()
+
+    def compute(self) -> dict[str, dict[str, Tensor]]:
+        """Nested values: outer key = layer pair ``"a->b"`` or hidden layer, inner = metric."""
+        if not self.pairs:
+            raise RuntimeError("LayerTransferEntropy.compute() called before any update()")
+        out: dict[str, dict[str, Tensor]] = {}
+        for key in self.pairs:
+            out[key] = self._pair(key).compute()
+        for before, layer, after in zip(
+            self.stack[:-2], self.stack[1:-1], self.stack[2:], strict=True
+        ):
+            out[layer] = {
+                "te_in": out[self.pair_name(before, layer)]["te_mean"],
+                "te_out": out[self.pair_name(layer, after)]["te_mean"],
+            }
+        return out
