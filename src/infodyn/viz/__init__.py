@@ -18,6 +18,7 @@ from infodyn.rundir import RunDir, atomic_write_bytes
 from infodyn.store import RunStore
 from infodyn.viz.matrix_info import MATRIX_INFO_METRICS, plot_matrix_information
 from infodyn.viz.training import plot_training_curves
+from infodyn.viz.transfer_entropy import TE_METRICS, plot_transfer_entropy
 
 __all__ = [
     "FIGURES",
@@ -25,6 +26,7 @@ __all__ = [
     "draw_run_figures",
     "plot_matrix_information",
     "plot_training_curves",
+    "plot_transfer_entropy",
 ]
 
 #: Resolution of saved PNGs.
@@ -71,6 +73,15 @@ FIGURES: list[FigureSpec] = [
         ),
         metrics=MATRIX_INFO_METRICS,
         draw=plot_matrix_information,
+    ),
+    FigureSpec(
+        filename="transfer_entropy.png",
+        caption=(
+            "Transfer entropy: the TE information plane of each hidden layer coloured by step "
+            "(left) and the mean TE of each adjacent layer pair against step (right), in bits."
+        ),
+        metrics=TE_METRICS,
+        draw=plot_transfer_entropy,
     ),
 ]
 
