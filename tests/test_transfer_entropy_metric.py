@@ -110,3 +110,15 @@ def test_layer_metric_binarises_each_batch_and_builds_the_plane() -> None:
         metric.update(acts[0], None)
     with pytest.raises(ValueError, match="at least an adjacent pair"):
         LayerTransferEntropy(["a"], softmax_output=False)
+
+
+def test_float32_product_route_equals_int8_route() -> None:
+    """The non-CPU route (float32 GEMM, TF32 off) gives the same exact counts; run on CPU."""
+    from infodyn.functional.transfer_entropy import _float32_products, _int8_products
+
+    g = torch.Generator().manual_seed(5)
+    a = torch.randint(0, 2, (3000, 7), generator=g, dtype=torch.uint8)
+    b = torch.randint(0, 2, (3000, 9), generator=g, dtype=torch.uint8)
+    expected = a.long().mT @ b.long()
+    assert torch.equal(_int8_products(a, b), expected)
+    assert torch.equal(_float32_products(a, b), expected)

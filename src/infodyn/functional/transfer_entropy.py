@@ -113,13 +113,22 @@ def _check_pair(source: object, target: object, delay: int) -> tuple[Tensor, Ten
 def _products(a: Tensor, b: Tensor) -> Tensor:
     """Exact aᵀ·b for 0/1 matrices a (N, m), b (N, k), N < 2^24, as int64."""
     if a.device.type == "cpu":
-        # int8 × int8 → int32 GEMM: exact, and ~4× the float32 GEMM rate on this kind of CPU.
-        # _int_mm trusts row-major strides, which .contiguous() does not give size-1 dims, so
-        # copy into freshly allocated row-major buffers.
-        left = torch.empty(a.shape[1], a.shape[0], dtype=torch.int8).copy_(a.mT)
-        right = torch.empty(b.shape, dtype=torch.int8).copy_(b)
-        return torch._int_mm(left, right).long()
+        return _int8_products(a, b)
+    return _float32_products(a, b)
+
+
+def _int8_products(a: Tensor, b: Tensor) -> Tensor:
+    # int8 × int8 → int32 GEMM: exact, and ~4× the float32 GEMM rate on this kind of CPU.
+    # _int_mm trusts row-major strides, which .contiguous() does not give size-1 dims, so
+    # copy into freshly allocated row-major buffers.
+    left = torch.empty(a.shape[1], a.shape[0], dtype=torch.int8, device=a.device).copy_(a.mT)
+    right = torch.empty(b.shape, dtype=torch.int8, device=b.device).copy_(b)
+    return torch._int_mm(left, right).long()
+
+
+def _float32_products(a: Tensor, b: Tensor) -> Tensor:
     # float32 sums of 0/1 values are exact below 2^24; TF32 would round them, so keep it off.
+    # (CUDA's _int_mm needs dims padded to multiples of 8; this path needs nothing.)
     with _no_tf32():
         return (a.float().mT @ b.float()).round().long()
 
