@@ -22,7 +22,7 @@ import torch
 
 from infodyn.data.modular import split_modular
 from infodyn.experiments._training import full_batch_step, loss_and_accuracy
-from infodyn.experiments.grokking import GrokkingConfig, run_grokking
+from infodyn.experiments.grokking import GrokkingConfig, build_grokking, run_grokking
 from infodyn.functional import head_rows, matrix_information
 from infodyn.models.mlp import ModularMLP
 from infodyn.rundir import RunDir
@@ -37,22 +37,9 @@ def _commit() -> str:
         return "unknown"
 
 
-def _build(config: GrokkingConfig):
-    torch.manual_seed(config.seed)
-    data = split_modular(config.data.modulus, config.data.train_fraction, seed=config.seed)
-    model = ModularMLP(config.data.modulus, config.model.embed_dim, config.model.hidden_dim)
-    optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=config.optim.lr,
-        weight_decay=config.optim.weight_decay,
-        betas=(config.optim.beta1, config.optim.beta2),
-    )
-    return data, model, optimizer
-
-
 def baseline(config: GrokkingConfig) -> tuple[float, ModularMLP]:
     """The same loop with no infodyn: loss and accuracy kept in a Python list."""
-    data, model, optimizer = _build(config)
+    data, model, optimizer = build_grokking(config)
     history = []
     start = time.perf_counter()
     for step in range(config.steps + 1):

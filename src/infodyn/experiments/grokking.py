@@ -17,7 +17,7 @@ from pydantic import Field
 
 from infodyn.checkpoint import latest_checkpoint, save_checkpoint
 from infodyn.config import StrictConfig
-from infodyn.data.modular import split_modular
+from infodyn.data.modular import ModularSplit, split_modular
 from infodyn.experiments._training import fixed_subset, full_batch_step, loss_and_accuracy
 from infodyn.experiments.base import Experiment, ExperimentConfig, ProgressCallback, register
 from infodyn.metrics import MatrixInformation
@@ -63,10 +63,10 @@ class GrokkingConfig(ExperimentConfig):
     monitor: GrokkingMonitorConfig = GrokkingMonitorConfig()
 
 
-def run_grokking(config: GrokkingConfig, run: RunDir, progress: ProgressCallback) -> dict[str, Any]:
-    """Train (or resume) the grokking run in ``run``; returns the final values."""
-    started = time.perf_counter()
-    torch.set_num_threads(config.threads)
+def build_grokking(
+    config: GrokkingConfig,
+) -> tuple[ModularSplit, ModularMLP, torch.optim.AdamW]:
+    """The seeded data split, freshly initialised model and optimizer of a grokking run."""
     torch.manual_seed(config.seed)
     data = split_modular(
         config.data.modulus,
@@ -81,6 +81,14 @@ def run_grokking(config: GrokkingConfig, run: RunDir, progress: ProgressCallback
         weight_decay=config.optim.weight_decay,
         betas=(config.optim.beta1, config.optim.beta2),
     )
+    return data, model, optimizer
+
+
+def run_grokking(config: GrokkingConfig, run: RunDir, progress: ProgressCallback) -> dict[str, Any]:
+    """Train (or resume) the grokking run in ``run``; returns the final values."""
+    started = time.perf_counter()
+    torch.set_num_threads(config.threads)
+    data, model, optimizer = build_grokking(config)
     store = run.store()
     first_step = 0
     overhead_before = wall_before = 0.0
