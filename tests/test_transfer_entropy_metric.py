@@ -114,11 +114,21 @@ def test_layer_metric_binarises_each_batch_and_builds_the_plane() -> None:
 
 def test_float32_product_route_equals_int8_route() -> None:
     """The non-CPU route (float32 GEMM, TF32 off) gives the same exact counts; run on CPU."""
-    from infodyn.functional.transfer_entropy import _float32_products, _int8_products
+    from infodyn.functional.te import _float32_products, _products
 
     g = torch.Generator().manual_seed(5)
-    a = torch.randint(0, 2, (3000, 7), generator=g, dtype=torch.uint8)
-    b = torch.randint(0, 2, (3000, 9), generator=g, dtype=torch.uint8)
-    expected = a.long().mT @ b.long()
-    assert torch.equal(_int8_products(a, b), expected)
-    assert torch.equal(_float32_products(a, b), expected)
+    left = torch.randint(0, 2, (7, 3000), generator=g, dtype=torch.int8)
+    right = torch.randint(0, 2, (3000, 9), generator=g, dtype=torch.int8)
+    expected = left.long() @ right.long()
+    assert torch.equal(_products(left, right), expected)  # CPU: int8 GEMM
+    assert torch.equal(_float32_products(left, right), expected)
+
+
+def test_table_and_xlogy_routes_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long series (N > 2^22) use xlogy instead of the c·ln c table; both give one value."""
+    import infodyn.functional.te as te_module
+
+    x, y = _series(7, t=3000)
+    by_table = transfer_entropy(x, y)
+    monkeypatch.setattr(te_module, "_TABLE_LIMIT", 0)
+    torch.testing.assert_close(transfer_entropy(x, y), by_table, rtol=0, atol=1e-14)

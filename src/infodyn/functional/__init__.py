@@ -9,7 +9,7 @@ from infodyn.functional.matrix_info import (
     matrix_mutual_information,
     mir,
 )
-from infodyn.functional.transfer_entropy import (
+from infodyn.functional.te import (
     TransferEntropySignificance,
     TransitionCounts,
     binarize,

@@ -16,7 +16,7 @@ from typing import Literal, NamedTuple
 from torch import Tensor
 
 from infodyn._validation import check_tensor
-from infodyn.functional.transfer_entropy import binarize, transfer_entropy
+from infodyn.functional.te import binarize, transfer_entropy
 
 __all__ = [
     "LayerPairTransferEntropy",

@@ -9,14 +9,14 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from infodyn.functional.te_layers import neuron_series
-from infodyn.functional.transfer_entropy import (
+from infodyn.functional.te import (
     Scope,
     TransitionCounts,
     binarize,
     transfer_entropy_from_counts,
     transition_counts,
 )
+from infodyn.functional.te_layers import neuron_series
 
 _COUNT_FIELDS = TransitionCounts._fields
 
@@ -28,7 +28,7 @@ class TransferEntropy(Metric):
     end to end, and the transition from the last sample of one batch to the first of the next
     is counted, so streaming over any split of a series equals
     ``infodyn.functional.transfer_entropy`` on the whole series, exactly (integer counts).
-    States are the count tables (:class:`~infodyn.functional.transfer_entropy.TransitionCounts`,
+    States are the count tables (:class:`~infodyn.functional.te.TransitionCounts`,
     O(m·n) memory, independent of T); across DDP ranks they add. Each rank's stream is then
     one trial: transitions between the last sample of one rank and the first of another are
     not counted, as when PyInform pools several initial conditions.

@@ -20,6 +20,7 @@ int32 GEMM (``torch._int_mm``), elsewhere float32 sums of 0/1 below 2^24 per chu
 from __future__ import annotations
 
 import math
+import operator
 from typing import Literal, NamedTuple
 
 import torch
@@ -79,11 +80,18 @@ def _check_binary(name: str, value: object) -> Tensor:
             f"{name} must be 2-D (time, neurons), got shape {tuple(x.shape)}; "
             f"for one series use {name}.reshape(-1, 1)"
         )
-    if x.is_floating_point():
-        check_finite(name, x)
     if x.is_complex():
         raise TypeError(f"{name} must be real 0/1 values, got {x.dtype}")
-    if x.numel() and not bool(((x == 0) | (x == 1)).all()):
+    if x.is_floating_point():
+        check_finite(name, x)
+        binary = bool(((x == 0) | (x == 1)).all())
+    elif x.dtype == torch.bool or not x.numel():
+        binary = True
+    else:
+        # For integers, min >= 0 and max <= 1 is the same test at a fraction of the cost.
+        low, high = torch.aminmax(x)
+        binary = int(low) >= 0 and int(high) <= 1
+    if not binary:
         bad = x[(x != 0) & (x != 1)][0].item()
         raise ValueError(
             f"{name} must be binary (0/1), found the value {bad!r}; "
@@ -92,9 +100,19 @@ def _check_binary(name: str, value: object) -> Tensor:
     return x
 
 
-def _check_pair(source: object, target: object, delay: int) -> tuple[Tensor, Tensor]:
-    if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
-        raise ValueError(f"delay must be an integer >= 0, got {delay!r}")
+def _as_count(name: str, value: object, minimum: int, *, what: str) -> int:
+    """``value`` as a Python int >= ``minimum`` (numpy integers accepted), else ValueError."""
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        number = None
+    if number is None or isinstance(value, bool) or number < minimum:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return number
+
+
+def _check_pair(source: object, target: object, delay: object) -> tuple[Tensor, Tensor, int]:
+    lag = _as_count("delay", delay, 0, what="an integer >= 0")
     x = _check_binary("source", source)
     y = _check_binary("target", target)
     if x.shape[0] != y.shape[0]:
@@ -102,35 +120,59 @@ def _check_pair(source: object, target: object, delay: int) -> tuple[Tensor, Ten
             f"source has {x.shape[0]} time steps but target has {y.shape[0]}; both series "
             f"must cover the same samples in the same order"
         )
-    if x.shape[0] < max(delay, 1) + 1:
+    if x.shape[0] < max(lag, 1) + 1:
         raise ValueError(
-            f"source and target have {x.shape[0]} time step(s); TE with delay={delay} needs "
-            f"at least {max(delay, 1) + 1} (T >= 2) — collect a longer series"
+            f"source and target have {x.shape[0]} time step(s); TE with delay={lag} needs "
+            f"at least {max(lag, 1) + 1} (T >= 2) — collect a longer series"
         )
-    return x, y
+    return x, y, lag
 
 
-def _products(a: Tensor, b: Tensor) -> Tensor:
-    """Exact aᵀ·b for 0/1 matrices a (N, m), b (N, k), N < 2^24, as int64."""
-    if a.device.type == "cpu":
-        return _int8_products(a, b)
-    return _float32_products(a, b)
+def _aligned(x: Tensor, y: Tensor, delay: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Source states s = x_{t−u}, target past p = y_{t−1}, next f = y_t for t = max(u,1)…T−1."""
+    start = max(delay, 1)
+    return x[start - delay : x.shape[0] - delay], y[start - 1 : -1], y[start:]
 
 
-def _int8_products(a: Tensor, b: Tensor) -> Tensor:
-    # int8 × int8 → int32 GEMM: exact, and ~4× the float32 GEMM rate on this kind of CPU.
-    # _int_mm trusts row-major strides, which .contiguous() does not give size-1 dims, so
-    # copy into freshly allocated row-major buffers.
-    left = torch.empty(a.shape[1], a.shape[0], dtype=torch.int8, device=a.device).copy_(a.mT)
-    right = torch.empty(b.shape, dtype=torch.int8, device=b.device).copy_(b)
-    return torch._int_mm(left, right).long()
+def _joint_block(s: Tensor, p: Tensor, f: Tensor, rows: int) -> Tensor:
+    """All counts in one exact product per time chunk, as an (m + 1, 3n + 1) int64 block.
+
+    The product is [s | 1]ᵀ·[p, f, p∘f, 1], so the block holds sᵀp, sᵀf,
+    sᵀ(p∘f) and Σs (last column), and in its last row Σp, Σf, Σ(p∘f) and N.
+    """
+    m, n = s.shape[1], p.shape[1]
+    total = torch.zeros(m + 1, 3 * n + 1, dtype=torch.long, device=s.device)
+    for lo in range(0, s.shape[0], rows):
+        sc, pc, fc = s[lo : lo + rows], p[lo : lo + rows], f[lo : lo + rows]
+        # Both operands are freshly allocated time-major int8 buffers. The left one enters
+        # transposed (a column-major view): the int8 GEMM reads that layout directly, which is
+        # faster than a transposing copy. (A *reused* view with a size-1 dim can carry strides
+        # _int_mm misreads; fresh buffers never do — tested over small shapes.)
+        left = torch.empty(sc.shape[0], m + 1, dtype=torch.int8, device=s.device)
+        left[:, :m].copy_(sc)
+        left[:, m] = 1
+        right = torch.empty(sc.shape[0], 3 * n + 1, dtype=torch.int8, device=s.device)
+        right[:, :n].copy_(pc)
+        right[:, n : 2 * n].copy_(fc)
+        torch.mul(right[:, :n], right[:, n : 2 * n], out=right[:, 2 * n : 3 * n])
+        right[:, 3 * n] = 1
+        total += _products(left.mT, right)
+    return total
 
 
-def _float32_products(a: Tensor, b: Tensor) -> Tensor:
+def _products(left: Tensor, right: Tensor) -> Tensor:
+    """Exact left·right for int8 0/1 operands with fewer than 2^24 inner rows, as int64."""
+    if left.device.type == "cpu":
+        # int8 × int8 → int32 GEMM: exact, and ~4× the float32 GEMM rate on this kind of CPU.
+        return torch._int_mm(left, right).long()
+    return _float32_products(left, right)
+
+
+def _float32_products(left: Tensor, right: Tensor) -> Tensor:
     # float32 sums of 0/1 values are exact below 2^24; TF32 would round them, so keep it off.
     # (CUDA's _int_mm needs dims padded to multiples of 8; this path needs nothing.)
     with _no_tf32():
-        return (a.float().mT @ b.float()).round().long()
+        return (left.float() @ right.float()).round().long()
 
 
 class _no_tf32:
@@ -142,10 +184,26 @@ class _no_tf32:
         torch.backends.cuda.matmul.allow_tf32 = self._saved
 
 
+def _counts_from_block(block: Tensor, n: int) -> TransitionCounts:
+    return TransitionCounts(
+        source_past=block[:-1, :n],
+        source_next=block[:-1, n : 2 * n],
+        source_both=block[:-1, 2 * n : 3 * n],
+        source=block[:-1, 3 * n],
+        past=block[-1, :n],
+        next=block[-1, n : 2 * n],
+        both=block[-1, 2 * n : 3 * n],
+        observations=block[-1, 3 * n],
+    )
+
+
 def transition_counts(
     source: Tensor, target: Tensor, *, delay: int = 1, chunk_size: int | None = None
 ) -> TransitionCounts:
     """Count tables of every (source neuron, target neuron) pair; see :class:`TransitionCounts`.
+
+    One exact integer product per time chunk gives every table and marginal at once (see
+    :func:`transfer_entropy` for the formula they feed).
 
     Args:
         source: (T, m) binary series, any integer, bool or float dtype holding 0/1.
@@ -157,47 +215,44 @@ def transition_counts(
     Returns:
         :class:`TransitionCounts`; counts of consecutive chunks (or streamed batches) add.
     """
-    x, y = _check_pair(source, target, delay)
-    if chunk_size is not None and (isinstance(chunk_size, bool) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be None or a positive int, got {chunk_size!r}")
-    start = max(delay, 1)
-    s = x[start - delay : x.shape[0] - delay]
-    p, f = y[start - 1 : -1], y[start:]
-    rows = min(chunk_size or _EXACT_ROWS, _EXACT_ROWS)
-    n = y.shape[1]
-    joint = torch.zeros(x.shape[1], 3 * n, dtype=torch.long, device=x.device)
-    for lo in range(0, s.shape[0], rows):
-        pc, fc = p[lo : lo + rows].to(torch.int8), f[lo : lo + rows].to(torch.int8)
-        joint += _products(s[lo : lo + rows], torch.cat([pc, fc, pc * fc], dim=1))
-    pl, fl = p.long(), f.long()
-    return TransitionCounts(
-        source_past=joint[:, :n],
-        source_next=joint[:, n : 2 * n],
-        source_both=joint[:, 2 * n :],
-        source=s.long().sum(0),
-        past=pl.sum(0),
-        next=fl.sum(0),
-        both=(pl * fl).sum(0),
-        observations=torch.tensor(s.shape[0], dtype=torch.long, device=x.device),
+    x, y, lag = _check_pair(source, target, delay)
+    rows = (
+        _EXACT_ROWS
+        if chunk_size is None
+        else _as_count("chunk_size", chunk_size, 1, what="None or a positive int")
     )
+    s, p, f = _aligned(x, y, lag)
+    return _counts_from_block(_joint_block(s, p, f, min(rows, _EXACT_ROWS)), y.shape[1])
 
 
-def _count_entropy(*cells: Tensor) -> Tensor:
-    """Σ c·ln c over the given count cells (0·ln 0 = 0), in float64."""
-    total = torch.zeros((), dtype=torch.float64, device=cells[0].device)
-    for c in cells:
-        total = total + torch.special.xlogy(c, c)
-    return total
+# Below this many observations, c·ln c is read from a table of every integer count (a gather
+# is ~5× cheaper than xlogy on the (m, n) cells); above it the table would cost more memory.
+_TABLE_LIMIT = 1 << 22
+
+
+def _sum_count_entropy(cells: list[Tensor], total: int) -> Tensor:
+    """Σ over cells of c·ln c (0·ln 0 = 0), float64; ``cells`` are int64 counts in [0, total]."""
+    if total <= _TABLE_LIMIT:
+        grid = torch.arange(total + 1, dtype=torch.float64, device=cells[0].device)
+        table = torch.special.xlogy(grid, grid)
+        terms = [table[c] for c in cells]
+    else:
+        terms = [torch.special.xlogy(c.double(), c.double()) for c in cells]
+    out = terms[0]
+    for term in terms[1:]:
+        out = out + term
+    return out
 
 
 def transfer_entropy_from_counts(counts: TransitionCounts) -> Tensor:
     """TE in bits for every pair from its count tables; (m, n) float64.
 
-    The eight cells c(s,p,f) follow by inclusion–exclusion from the stored sums, and
+    The eight cells c(s,p,f) follow exactly, in integers, by inclusion–exclusion from the
+    stored sums, and
     N·ln2·TE = Σ c(s,p,f) ln c(s,p,f) − Σ c(s,p) ln c(s,p) − Σ c(p,f) ln c(p,f) + Σ c(p) ln c(p).
     """
-    c = [t.double() for t in counts]
-    sp, sn, sb, s, p, f, pf, total = c
+    sp, sn, sb, s, p, f, pf, n_obs = counts
+    total = int(n_obs)
     s = s[:, None]
     # Target-only tables (p, f) and p, shared by every source.
     t11, t10, t01 = pf, p - pf, f - pf
@@ -206,9 +261,11 @@ def transfer_entropy_from_counts(counts: TransitionCounts) -> Tensor:
     c111, c110, c101 = sb, sp - sb, sn - sb
     c100 = s - sp - sn + sb
     c011, c010, c001, c000 = t11 - c111, t10 - c110, t01 - c101, t00 - c100
-    joint = _count_entropy(c111, c110, c101, c100, c011, c010, c001, c000)
-    source_past = _count_entropy(c111 + c110, c101 + c100, c011 + c010, c001 + c000)
-    target = _count_entropy(t11, t10, t01, t00) - _count_entropy(p, total - p)
+    joint = _sum_count_entropy([c111, c110, c101, c100, c011, c010, c001, c000], total)
+    source_past = _sum_count_entropy([sp, s - sp, p - sp, total - s - p + sp], total)
+    target = _sum_count_entropy([t11, t10, t01, t00], total) - _sum_count_entropy(
+        [p, total - p], total
+    )
     te = (joint - source_past - target[None, :]) / (total * math.log(2))
     # Round-off can leave −1e−17 where TE is exactly 0; TE is non-negative by definition.
     return te.clamp_min(0.0)
@@ -396,40 +453,26 @@ def transfer_entropy_null(
         >>> round(float(result.te), 2), float(result.p_value), float(result.null_mean) < 0.01
         (1.0, 0.05, True)
     """
-    if isinstance(n_surrogates, bool) or not isinstance(n_surrogates, int) or n_surrogates < 1:
-        raise ValueError(f"n_surrogates must be a positive int, got {n_surrogates!r}")
+    n_surrogates = _as_count("n_surrogates", n_surrogates, 1, what="a positive int")
     if method not in ("shuffle", "circular"):
         raise ValueError(f"method must be 'shuffle' or 'circular', got {method!r}")
-    x, y = _check_pair(source, target, delay)
-    observed_counts = transition_counts(x, y, delay=delay)
-    observed = transfer_entropy_from_counts(observed_counts)
-    start = max(delay, 1)
-    s = x[start - delay : x.shape[0] - delay].to(torch.int8)
+    x, y, lag = _check_pair(source, target, delay)
+    s, p, f = _aligned(x, y, lag)
     n_obs, m = s.shape
-    # The target side of the products, built once for every surrogate group.
-    p, f = y[start - 1 : -1].to(torch.int8), y[start:].to(torch.int8)
-    target_block = torch.cat([p, f, p * f], dim=1)
     n = y.shape[1]
+    observed = transfer_entropy_from_counts(
+        _counts_from_block(_joint_block(s, p, f, _EXACT_ROWS), n)
+    )
     orders = _surrogate_orders(n_obs, n_surrogates, method, torch.Generator().manual_seed(seed))
     group = max(1, max_elements // max(1, n_obs * m))
     null = torch.empty(n_surrogates, m, n, dtype=torch.float64, device=x.device)
     for lo in range(0, n_surrogates, group):
         idx = orders[lo : lo + group].to(x.device)
-        # (N, g·m): surrogate k's source in columns k·m … (k+1)·m − 1.
-        stacked = s[idx.reshape(-1)].reshape(idx.shape[0], n_obs, m).permute(1, 0, 2)
-        stacked = stacked.reshape(n_obs, -1)
-        joint = _products_chunked(stacked, target_block)
         k = idx.shape[0]
-        counts = TransitionCounts(
-            source_past=joint[:, :n],
-            source_next=joint[:, n : 2 * n],
-            source_both=joint[:, 2 * n :],
-            source=observed_counts.source.repeat(k),
-            past=observed_counts.past,
-            next=observed_counts.next,
-            both=observed_counts.both,
-            observations=observed_counts.observations,
-        )
+        # (N, k·m): surrogate j's reordered source in columns j·m … (j+1)·m − 1, counted
+        # against the unchanged target by the same product as the observed TE.
+        stacked = s[idx.reshape(-1)].reshape(k, n_obs, m).permute(1, 0, 2).reshape(n_obs, k * m)
+        counts = _counts_from_block(_joint_block(stacked, p, f, _EXACT_ROWS), n)
         null[lo : lo + k] = transfer_entropy_from_counts(counts).reshape(k, m, n)
     # Identical counts give bit-identical TE, so ties compare exactly; allow for round-off only.
     exceed = (null >= observed - 1e-12).sum(0)
@@ -439,11 +482,3 @@ def transfer_entropy_null(
         null_mean=null.mean(0),
         null_std=null.std(0, correction=0),
     )
-
-
-def _products_chunked(a: Tensor, b: Tensor) -> Tensor:
-    """Exact aᵀ·b over time chunks below 2^24 rows, accumulated in int64."""
-    total = torch.zeros(a.shape[1], b.shape[1], dtype=torch.long, device=a.device)
-    for lo in range(0, a.shape[0], _EXACT_ROWS):
-        total += _products(a[lo : lo + _EXACT_ROWS], b[lo : lo + _EXACT_ROWS])
-    return total
