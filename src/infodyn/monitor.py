@@ -6,6 +6,7 @@ a class attribute ``inputs``, which captured quantities its ``update`` takes, by
 ========================  ==========================================================
 ``features``              input of the feature layer (default: the classifier head's input)
 ``head_weight``           the classifier head's weight, (C, d)
+``head_bias``             the classifier head's bias, (C,) (zeros when it has none)
 ``labels``                the batch's integer labels
 ``logits``                the model's output
 ``activations``           {name: output} of the modules the metric lists in ``layers``
@@ -33,7 +34,7 @@ from infodyn.capture import ActivationCapture, _module_by_name, find_classifier_
 from infodyn.schedules import Schedule
 from infodyn.store import Array, RunStore, Scalar
 
-CAPTURED_INPUTS = ("features", "head_weight", "labels", "logits", "activations")
+CAPTURED_INPUTS = ("features", "head_weight", "head_bias", "labels", "logits", "activations")
 
 
 @dataclass
@@ -110,6 +111,13 @@ class Monitor:
         assert isinstance(weight, Tensor)  # checked in __init__
         return weight
 
+    def _head_bias(self) -> Tensor:
+        bias = getattr(self.model.get_submodule(self.head_name), "bias", None)
+        if isinstance(bias, Tensor):
+            return bias
+        weight = self._head_weight()
+        return torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device)
+
     @contextmanager
     def _timed(self) -> Iterator[None]:
         start = time.perf_counter()
@@ -137,6 +145,7 @@ class Monitor:
             metrics = [self.probes[name].metric for name in due]
             inputs = [self.probes[name].inputs for name in due]
             head_weight = self._head_weight().detach()
+            head_bias = self._head_bias().detach()
             was_training = self.model.training
             self.model.eval()
             try:
@@ -150,6 +159,7 @@ class Monitor:
                         available = {
                             "features": cap.input(self.features_name),
                             "head_weight": head_weight,
+                            "head_bias": head_bias,
                             "labels": y,
                             "logits": logits,
                             "activations": dict(cap.outputs()),
