@@ -7,6 +7,7 @@ a class attribute ``inputs``, which captured quantities its ``update`` takes, by
 ``features``              input of the feature layer (default: the classifier head's input)
 ``head_weight``           the classifier head's weight, (C, d)
 ``head_bias``             the classifier head's bias, (C,) (zeros when it has none)
+``inputs``                the batch's model inputs, as given to ``measure``
 ``labels``                the batch's integer labels
 ``logits``                the model's output
 ``activations``           {name: output} of the modules the metric lists in ``layers``
@@ -34,7 +35,15 @@ from infodyn.capture import ActivationCapture, _module_by_name, find_classifier_
 from infodyn.schedules import Schedule
 from infodyn.store import Array, RunStore, Scalar
 
-CAPTURED_INPUTS = ("features", "head_weight", "head_bias", "labels", "logits", "activations")
+CAPTURED_INPUTS = (
+    "features",
+    "head_weight",
+    "head_bias",
+    "inputs",
+    "labels",
+    "logits",
+    "activations",
+)
 
 
 @dataclass
@@ -160,6 +169,7 @@ class Monitor:
                             "features": cap.input(self.features_name),
                             "head_weight": head_weight,
                             "head_bias": head_bias,
+                            "inputs": x,
                             "labels": y,
                             "logits": logits,
                             "activations": dict(cap.outputs()),
