@@ -20,9 +20,9 @@ from infodyn.functional.te import binarize, transfer_entropy
 
 __all__ = [
     "LayerPairTransferEntropy",
-    "information_plane",
     "layer_transfer_entropy",
     "neuron_series",
+    "te_information_plane",
 ]
 
 Statistic = Literal["mean", "max", "sum"]
@@ -118,7 +118,7 @@ def layer_transfer_entropy(
     return pairs
 
 
-def information_plane(
+def te_information_plane(
     pairs: Sequence[LayerPairTransferEntropy], *, statistic: Statistic = "mean"
 ) -> dict[str, tuple[float, float]]:
     """TE-plane coordinates of each hidden layer: name → (TE(prev → layer), TE(layer → next)).
@@ -129,7 +129,7 @@ def information_plane(
         >>> import torch
         >>> p = [LayerPairTransferEntropy("in", "h", torch.zeros(1, 1), 0.3, 0.3, 0.3),
         ...      LayerPairTransferEntropy("h", "out", torch.zeros(1, 1), 0.1, 0.1, 0.1)]
-        >>> information_plane(p)
+        >>> te_information_plane(p)
         {'h': (0.3, 0.1)}
     """
     for before, after in itertools.pairwise(pairs):

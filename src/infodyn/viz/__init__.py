@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from infodyn.rundir import RunDir, atomic_write_bytes
 from infodyn.store import RunStore
 from infodyn.viz.matrix_info import MATRIX_INFO_METRICS, plot_matrix_information
+from infodyn.viz.richness import RICHNESS_METRICS, plot_richness, plot_richness_curves
 from infodyn.viz.training import plot_training_curves
 from infodyn.viz.transfer_entropy import TE_METRICS, plot_transfer_entropy
 
@@ -25,6 +26,8 @@ __all__ = [
     "FigureSpec",
     "draw_run_figures",
     "plot_matrix_information",
+    "plot_richness",
+    "plot_richness_curves",
     "plot_training_curves",
     "plot_transfer_entropy",
 ]
@@ -82,6 +85,16 @@ FIGURES: list[FigureSpec] = [
         ),
         metrics=TE_METRICS,
         draw=plot_transfer_entropy,
+    ),
+    FigureSpec(
+        filename="richness.png",
+        caption=(
+            "Dynamical richness: cumulative quality Π*(k), cumulative utilisation Π̂(k) and "
+            "relative feature norms ρ_k/ρ_1 (log) against mode k, one curve per checkpoint "
+            "coloured by step; dotted line at k = C."
+        ),
+        metrics=RICHNESS_METRICS,
+        draw=plot_richness,
     ),
 ]
 
