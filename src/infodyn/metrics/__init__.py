@@ -1,5 +1,6 @@
 """Stateful ``torchmetrics.Metric`` classes that accumulate and call ``infodyn.functional``."""
 
+from infodyn.metrics.collapse import NeuralCollapse
 from infodyn.metrics.information_plane import InformationPlane
 from infodyn.metrics.matrix_information import MatrixInformation
 from infodyn.metrics.richness import Richness
@@ -9,6 +10,7 @@ __all__ = [
     "InformationPlane",
     "LayerTransferEntropy",
     "MatrixInformation",
+    "NeuralCollapse",
     "Richness",
     "TransferEntropy",
 ]

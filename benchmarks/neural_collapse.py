@@ -1,0 +1,291 @@
+"""Streaming NeuralCollapse against a straightforward NumPy implementation holding all features.
+
+The same N × d float32 features (class means plus noise, C unbalanced classes, generated batch
+by batch from ``--seed``) go through, in one run:
+
+1. infodyn ``NeuralCollapse`` (all measures but NC4, which needs a second pass), one
+   ``update`` per batch then ``compute``; and the same without NC1 (no d×d state);
+2. NumPy: every batch copied into one (N, d) float64 array, then per-class means by boolean
+   masks, Σ_W from the residual matrix (np.cov-style RᵀR/N), Σ_B and ``np.linalg.pinv``.
+
+Times exclude generating the data (the same for both). Peak memory of each path is measured in
+a fresh subprocess of this script (``--measure-memory-only``): Linux VmHWM, reset by writing
+"5" to /proc/self/clear_refs after imports and warm-up, so only the pass itself counts. The run
+ends with the largest relative difference between the two and the goals
+(≥ 10× faster, ≥ 20× less memory).
+
+    python benchmarks/neural_collapse.py                 # N = 200000, d = 512, C = 100
+    python benchmarks/neural_collapse.py --n 20000 --d 128 --classes 10 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from infodyn.metrics.collapse import NeuralCollapse
+
+SPEED_GOAL = 10.0  # × faster than NumPy
+MEMORY_GOAL = 20.0  # × less peak memory than NumPy
+PINV_RTOL = 1e-10  # the cutoff infodyn documents for Σ_B⁺
+MEASURES = (
+    "within_class_variance",
+    "between_class_variance",
+    "mean_feature_norm",
+    "rnc1",
+    "nc1",
+    "nc1_trace",
+    "nc2_equinorm",
+    "nc2_equiangularity",
+    "nc2_etf_error",
+    "nc2_cond",
+    "nc3",
+    "cdnv",
+)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout, or no commit yet)"
+    return out.stdout.strip()
+
+
+def problem(args: argparse.Namespace) -> tuple[Tensor, Tensor, Tensor]:
+    """Class means (C, d), class probabilities (unbalanced) and a head weight (C, d)."""
+    g = torch.Generator().manual_seed(args.seed)
+    means = 3.0 * torch.randn(args.classes, args.d, generator=g)
+    probs = torch.rand(args.classes, generator=g) + 0.5
+    head = means + torch.randn(args.classes, args.d, generator=g)
+    return means, probs / probs.sum(), head
+
+
+def batches(args: argparse.Namespace) -> Iterator[tuple[Tensor, Tensor]]:
+    """(features float32 (b, d), labels (b,)) batches; every class appears in the first one."""
+    means, probs, _ = problem(args)
+    for index, start in enumerate(range(0, args.n, args.batch)):
+        g = torch.Generator().manual_seed(args.seed * 1_000_003 + index + 1)
+        size = min(args.batch, args.n - start)
+        labels = torch.multinomial(probs, size, replacement=True, generator=g)
+        if index == 0:
+            labels[: args.classes] = torch.arange(args.classes)
+        yield means[labels] + torch.randn(size, args.d, generator=g), labels
+
+
+def run_infodyn(args: argparse.Namespace, measures: tuple[str, ...]) -> tuple[dict, float]:
+    """Values and seconds (updates + compute, generation excluded)."""
+    _, _, head = problem(args)
+    metric = NeuralCollapse(args.classes, measures=measures, num_features=args.d)
+    seconds = 0.0
+    for features, labels in batches(args):
+        start = time.perf_counter()
+        metric.update(features, labels, head)
+        seconds += time.perf_counter() - start
+    start = time.perf_counter()
+    values = {k: float(v) for k, v in metric.compute().items()}
+    return values, seconds + time.perf_counter() - start
+
+
+def numpy_measures(h: np.ndarray, y: np.ndarray, num_classes: int, w: np.ndarray) -> dict:
+    """METRICS.md §3 the direct way, on all features in memory."""
+    n = h.shape[0]
+    masks = [y == c for c in range(num_classes)]
+    counts = np.array([m.sum() for m in masks], dtype=np.float64)
+    means = np.stack([h[m].mean(axis=0) for m in masks])
+    global_mean = h.mean(axis=0)
+    centred = means - global_mean
+    residual = h - means[y]
+    sigma_w = residual.T @ residual / n
+    sigma_b = centred.T @ centred / num_classes
+    norms = np.linalg.norm(h, axis=1)
+    class_var = np.array([(residual[m] ** 2).sum(axis=1).mean() for m in masks])
+    v_w = float(np.trace(sigma_w))
+    lengths = np.linalg.norm(centred, axis=1)
+    v_b = float((counts / n * lengths**2).sum())
+    cos = centred @ centred.T / np.outer(lengths, lengths)
+    off = ~np.eye(num_classes, dtype=bool)
+    gram = centred @ centred.T
+    etf = (np.eye(num_classes) - 1.0 / num_classes) / np.sqrt(num_classes - 1)
+    sv = np.linalg.svd(means, compute_uv=False)
+    dist2 = ((means[:, None, :] - means[None, :, :]) ** 2).sum(-1)
+    pair_var = class_var[:, None] + class_var[None, :]
+    return {
+        "within_class_variance": v_w,
+        "between_class_variance": v_b,
+        "mean_feature_norm": float(norms.mean()),
+        "rnc1": v_w / float(norms.mean()) ** 2,
+        "nc1": float(
+            np.trace(sigma_w @ np.linalg.pinv(sigma_b, rcond=PINV_RTOL, hermitian=True))
+            / num_classes
+        ),
+        "nc1_trace": v_w / v_b,
+        "nc2_equinorm": float(lengths.std(ddof=1) / lengths.mean()),
+        "nc2_equiangularity": float(np.abs(cos + 1.0 / (num_classes - 1))[off].mean()),
+        "nc2_etf_error": float(np.linalg.norm(gram / np.linalg.norm(gram) - etf)),
+        "nc2_cond": float(sv.max() / sv.min()),
+        "nc3": float(((w / np.linalg.norm(w) - centred / np.linalg.norm(centred)) ** 2).sum()),
+        "cdnv": float((pair_var[off] / (2 * dist2[off])).mean()),
+    }
+
+
+def run_numpy(args: argparse.Namespace) -> tuple[dict, float]:
+    _, _, head = problem(args)
+    h = np.empty((args.n, args.d), dtype=np.float64)
+    y = np.empty(args.n, dtype=np.int64)
+    seconds, row = 0.0, 0
+    for features, labels in batches(args):
+        start = time.perf_counter()
+        h[row : row + len(labels)] = features.numpy()
+        y[row : row + len(labels)] = labels.numpy()
+        row += len(labels)
+        seconds += time.perf_counter() - start
+    start = time.perf_counter()
+    values = numpy_measures(h, y, args.classes, head.double().numpy())
+    return values, seconds + time.perf_counter() - start
+
+
+def proc_status_mib(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def measure_memory_only(args: argparse.Namespace) -> None:
+    """Child: peak-RSS increase of one whole pass of one path; prints one JSON line."""
+    small = argparse.Namespace(**{**vars(args), "n": 2 * args.classes, "batch": 2 * args.classes})
+    # Warm-up on a tiny problem so that kernels and lazy imports are outside the measurement.
+    run = run_numpy if args.measure_memory_only == "numpy" else run_infodyn_all
+    run(small)
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        was_reset = True
+    except OSError:
+        was_reset = False
+    before = proc_status_mib("VmHWM") or float("nan")
+    run(args)
+    after = proc_status_mib("VmHWM") or float("nan")
+    print(json.dumps({"reset": was_reset, "increase_mib": after - before, "peak_mib": after}))
+
+
+def run_infodyn_all(args: argparse.Namespace) -> tuple[dict, float]:
+    return run_infodyn(args, MEASURES)
+
+
+def memory_in_subprocess(args: argparse.Namespace, which: str) -> dict:
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--measure-memory-only",
+        which,
+        *("--n", str(args.n), "--d", str(args.d), "--classes", str(args.classes)),
+        *("--batch", str(args.batch), "--threads", str(args.threads), "--seed", str(args.seed)),
+    ]
+    # Freed buffers go back to the system instead of being reused out of sight.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200_000, help="samples")
+    parser.add_argument("--d", type=int, default=512, help="feature width")
+    parser.add_argument("--classes", type=int, default=100, help="number of classes C")
+    parser.add_argument("--batch", type=int, default=4096, help="samples per update")
+    parser.add_argument("--threads", type=int, default=2, help="torch (and BLAS) threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--measure-memory-only",
+        choices=("infodyn", "numpy"),
+        help="internal: run one path and print its peak-RSS increase as JSON",
+    )
+    args = parser.parse_args()
+    if args.batch < args.classes:
+        parser.error("--batch must be at least --classes (the first batch covers every class)")
+    torch.set_num_threads(args.threads)
+    if args.measure_memory_only:
+        measure_memory_only(args)
+        return
+
+    print("machine")
+    print(f"  platform     {platform.platform()} ({platform.machine()})")
+    print(f"  processor    {platform.processor() or 'unknown'}; os.cpu_count() = {os.cpu_count()}")
+    print(f"  torch        {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    print(f"  numpy        {np.__version__} (BLAS threads: OMP/OPENBLAS env, set before start)")
+    print(f"  commit       {git_commit()}")
+    print(
+        f"  sizes        N = {args.n}, d = {args.d}, C = {args.classes}, "
+        f"batch = {args.batch}, seed = {args.seed}"
+    )
+    print()
+    small = argparse.Namespace(**{**vars(args), "n": 2 * args.classes, "batch": 2 * args.classes})
+    run_infodyn(small, MEASURES)  # warm-up
+    run_numpy(small)
+
+    ours, ours_s = run_infodyn(args, MEASURES)
+    _, narrow_s = run_infodyn(args, tuple(m for m in MEASURES if m != "nc1"))
+    theirs, theirs_s = run_numpy(args)
+    mem_ours = memory_in_subprocess(args, "infodyn")
+    mem_theirs = memory_in_subprocess(args, "numpy")
+
+    print(f"{'measure':<24} {'infodyn':>14} {'numpy':>14} {'rel. diff':>10}")
+    worst = 0.0
+    for name in MEASURES:
+        rel = abs(ours[name] - theirs[name]) / max(abs(theirs[name]), 1e-300)
+        worst = max(worst, rel)
+        print(f"{name:<24} {ours[name]:14.8g} {theirs[name]:14.8g} {rel:10.1e}")
+    print()
+    print("time (generation excluded)")
+    print(f"  infodyn NeuralCollapse, all measures   {ours_s:9.3f} s")
+    print(f"  infodyn without nc1 (no d×d state)     {narrow_s:9.3f} s")
+    print(f"  numpy, all features in memory          {theirs_s:9.3f} s")
+    print("peak memory increase during one pass (fresh subprocess, VmHWM)")
+    for label, mem in (("infodyn", mem_ours), ("numpy", mem_theirs)):
+        note = "" if mem["reset"] else "  (peak not resettable here: upper bound)"
+        print(f"  {label:<8} {mem['increase_mib']:10.1f} MiB{note}")
+    features_mib = args.n * args.d * 8 / 2**20
+    print(f"  (all features as float64: {features_mib:.1f} MiB)")
+    print()
+
+    speed = theirs_s / ours_s
+    memory = mem_theirs["increase_mib"] / max(mem_ours["increase_mib"], 1e-3)
+    rows = [
+        ("speed-up vs numpy", f"{speed:.1f}x", f">= {SPEED_GOAL:.0f}x", speed >= SPEED_GOAL),
+        ("speed-up, no nc1", f"{theirs_s / narrow_s:.1f}x", "(reference)", None),
+        ("memory ratio", f"{memory:.1f}x", f">= {MEMORY_GOAL:.0f}x", memory >= MEMORY_GOAL),
+        ("max rel. diff", f"{worst:.1e}", "<= 1e-8", worst <= 1e-8),
+    ]
+    header = f"{'summary':<22} {'value':>10} {'goal':>12}  verdict"
+    print(header)
+    print("-" * len(header))
+    for name, value, goal, ok in rows:
+        verdict = "" if ok is None else ("met" if ok else "NOT met")
+        print(f"{name:<22} {value:>10} {goal:>12}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Streaming neural-collapse measures over an evaluation pass (METRICS.md §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+
+from infodyn._validation import check_finite, check_matrix, check_tensor
+from infodyn.functional.collapse import (
+    MEASURES,
+    NEEDS_SECOND_MOMENT,
+    CollapseStats,
+    RNC1Norm,
+    _check_bias,
+    _check_classes,
+    _check_weight,
+    _class_means,
+    _collapse_compute,
+    _collapse_update,
+    _nc4_mismatches,
+)
+
+#: Every key ``NeuralCollapse.compute`` can return.
+ALL_MEASURES = (*MEASURES, "nc4")
+_FEATURE_STATES = ("sums", "second_moment")
+
+
+class NeuralCollapse(Metric):
+    """Neural-collapse measures (RNC1, NC1–NC4, CDNV, variances) from one streaming pass.
+
+    Each ``update`` adds a batch to float64 sufficient statistics — per-class counts, sums,
+    squared-norm sums and norm sums, the largest feature norm and, only when ``nc1`` is
+    measured, the pooled d×d second moment — and ``compute`` hands them to
+    ``infodyn.functional.collapse`` (formulas, ranges and values at collapse are documented
+    there). Memory is O(C·d), plus O(d²) for NC1: **leave ``nc1`` out of ``measures`` for very
+    wide layers** (every other measure, ``nc1_trace`` included, needs no d×d state). All states
+    add across DDP ranks (the largest norm takes the max), and ``merge_state`` adds two
+    instances built with the same arguments.
+
+    **Offset stability.** Sums are taken of h − r for a fixed reference r: zeros by default,
+    because a data-driven shift (the first batch's mean, as the functional API uses) would
+    differ between ranks, and sums around different shifts cannot be added by a plain
+    all-reduce. For features far from the origin (‖mean‖ ≫ spread) pass ``reference``: any
+    rough centre of the features, the same on every rank (e.g. the mean of one batch measured
+    before training and broadcast). With r = 0 and float64 a common offset of 1e4 costs about
+    1e-8 relative accuracy in the variances and NC1; with r near the mean, ~1e-12.
+
+    **NC4** needs per-sample predictions against the class means *of the whole pass*, which a
+    single streaming pass does not know yet. This metric accumulates NC4 against the class
+    means of its **previous** ``compute()`` (kept across ``reset()``): the first pass returns
+    no ``nc4``; run the same data through ``update`` twice (compute in between) to get the
+    exact value, or accept a one-evaluation lag when the monitor measures periodically. The
+    functional ``nc4`` is exact in one call.
+
+    ``forward()`` works (the batch value, then accumulation) but computes on the batch alone,
+    so every class must be in each batch, and it replaces the means NC4 remembers; a monitor
+    should call ``update`` per batch and ``compute`` once per pass.
+
+    Args:
+        num_classes: C ≥ 2; every class must be present in the pass at ``compute``.
+        measures: names from ``ALL_MEASURES``; None means all. ``nc3``/``nc4`` are returned only
+            when ``update`` received ``head_weight`` (and ``nc4`` only from the second pass).
+        rnc1_norm: ``"mean"`` (authors' code, default) or ``"max"`` (paper's B_g): the scale
+            RNC1 divides by (see ``functional.collapse.rnc1``).
+        num_features: d, if known; allocates the states up front (otherwise at the first
+            ``update``). Needed for DDP when a rank may see no batch.
+        reference: (d,) the fixed shift r, identical on all ranks; None means zeros.
+        kwargs: passed to ``torchmetrics.Metric``.
+
+    Example:
+        >>> metric = NeuralCollapse(num_classes=3, measures=["rnc1", "nc2_etf_error"])
+        >>> etf = torch.eye(3) - 1 / 3
+        >>> labels = torch.arange(6) % 3
+        >>> metric.update(etf[labels], labels)
+        >>> {k: round(float(v), 6) for k, v in metric.compute().items()}
+        {'rnc1': 0.0, 'nc2_etf_error': 0.0}
+    """
+
+    is_differentiable = False
+    higher_is_better = None
+    full_state_update = False
+    #: what a monitor must capture and pass to ``update``, by keyword.
+    inputs = ("features", "labels", "head_weight", "head_bias")
+
+    counts: Tensor
+    sums: Tensor
+    sq_norm_sums: Tensor
+    norm_sums: Tensor
+    max_norm: Tensor
+    second_moment: Tensor
+    nc4_mismatches: Tensor
+    nc4_samples: Tensor
+
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        measures: Sequence[str] | None = None,
+        rnc1_norm: RNC1Norm = "mean",
+        num_features: int | None = None,
+        reference: Tensor | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(
+                f"num_classes must be an integer >= 2, got {num_classes!r}; neural collapse "
+                f"needs at least 2 classes"
+            )
+        chosen = tuple(ALL_MEASURES if measures is None else measures)
+        unknown = sorted(set(chosen) - set(ALL_MEASURES))
+        if unknown or not chosen:
+            raise ValueError(f"unknown or no measures {unknown}; choose from {ALL_MEASURES}")
+        if rnc1_norm not in ("mean", "max"):
+            raise ValueError(f"rnc1_norm must be 'mean' or 'max', got {rnc1_norm!r}")
+        if reference is not None:
+            reference = check_tensor("reference", reference).detach().to(torch.float64)
+            check_finite("reference", reference)
+            if reference.ndim != 1 or (num_features not in (None, reference.numel())):
+                raise ValueError(
+                    f"reference must have shape (num_features,), got {reference.shape}"
+                )
+            num_features = reference.numel()
+        self.num_classes = num_classes
+        self.measures = chosen
+        self.rnc1_norm: RNC1Norm = rnc1_norm
+        self.needs_second_moment = bool(NEEDS_SECOND_MOMENT & set(chosen))
+        self.reference = reference
+        self._head_weight: Tensor | None = None
+        self._nc4_means: Tensor | None = None  # class means of the previous compute()
+        f64 = torch.float64
+        self.add_state("counts", torch.zeros(num_classes, dtype=f64), "sum")
+        self.add_state("sq_norm_sums", torch.zeros(num_classes, dtype=f64), "sum")
+        self.add_state("norm_sums", torch.zeros(num_classes, dtype=f64), "sum")
+        self.add_state("max_norm", torch.zeros((), dtype=f64), "max")
+        self.add_state("nc4_mismatches", torch.zeros((), dtype=f64), "sum")
+        self.add_state("nc4_samples", torch.zeros((), dtype=f64), "sum")
+        # Placeholders of width 0 until d is known (see _allocate).
+        self.add_state("sums", torch.zeros(num_classes, 0, dtype=f64), "sum")
+        if self.needs_second_moment:
+            self.add_state("second_moment", torch.zeros(0, 0, dtype=f64), "sum")
+        if num_features is not None:
+            self._allocate(num_features)
+
+    def _allocate(self, d: int) -> None:
+        """Give the d-dependent states (and their reset defaults) their real shape."""
+        shapes = {"sums": (self.num_classes, d), "second_moment": (d, d)}
+        for name in _FEATURE_STATES:
+            if name in self._defaults:
+                zeros = torch.zeros(shapes[name], dtype=torch.float64, device=self.device)
+                self._defaults[name] = zeros.clone()
+                setattr(self, name, zeros)
+        if self.reference is None:
+            self.reference = torch.zeros(d, dtype=torch.float64)
+
+    def update(
+        self,
+        features: Tensor,
+        labels: Tensor,
+        head_weight: Tensor | None = None,
+        head_bias: Tensor | None = None,
+    ) -> None:
+        """Add a batch: ``features`` (n, d), ``labels`` (n,), optional head (C, d) and (C,)."""
+        x = check_matrix("features", features, min_rows=1).detach()
+        d = self.sums.shape[1]
+        if d == 0:
+            self._allocate(x.shape[1])
+        elif x.shape[1] != d:
+            raise ValueError(
+                f"features has {x.shape[1]} columns but earlier updates had {d}; one "
+                f"NeuralCollapse measures one layer — reset() or use one metric per layer"
+            )
+        assert self.reference is not None
+        stats = _collapse_update(
+            x,
+            labels,
+            self.num_classes,
+            second_moment=self.needs_second_moment,
+            reference=self.reference.to(self.sums.device),
+        )
+        self.counts = self.counts + stats.counts
+        self.sums = self.sums + stats.sums
+        self.sq_norm_sums = self.sq_norm_sums + stats.sq_norm_sums
+        self.norm_sums = self.norm_sums + stats.norm_sums
+        self.max_norm = torch.maximum(self.max_norm, stats.max_norm)
+        if stats.second_moment is not None:
+            self.second_moment = self.second_moment + stats.second_moment
+        if head_weight is not None:
+            weight = _check_weight(head_weight, self.num_classes, x.shape[1]).detach()
+            bias = _check_bias(head_bias, self.num_classes)
+            self._head_weight = weight
+            if "nc4" in self.measures and self._nc4_means is not None:
+                means = self._nc4_means.to(x.device)
+                self.nc4_mismatches = self.nc4_mismatches + _nc4_mismatches(x, weight, bias, means)
+                self.nc4_samples = self.nc4_samples + x.shape[0]
+
+    def _stats(self) -> CollapseStats:
+        if int(self.counts.sum()) == 0 or self.reference is None:
+            raise RuntimeError(
+                "NeuralCollapse.compute() was called before update(): no batch has been seen; "
+                "call update(features, labels) at least once after reset()"
+            )
+        return CollapseStats(
+            counts=self.counts,
+            sums=self.sums,
+            sq_norm_sums=self.sq_norm_sums,
+            norm_sums=self.norm_sums,
+            max_norm=self.max_norm,
+            reference=self.reference.to(self.sums.device),
+            second_moment=self.second_moment if self.needs_second_moment else None,
+        )
+
+    def compute(self) -> dict[str, Tensor]:
+        """A flat dict of 0-d float64 tensors named like the functions in
+        ``infodyn.functional.collapse``, for the chosen ``measures`` whose inputs were given."""
+        stats = self._stats()
+        _check_classes(stats.counts)
+        have_head = self._head_weight is not None
+        wanted = [m for m in self.measures if m != "nc4" and (m != "nc3" or have_head)]
+        out = _collapse_compute(
+            stats, measures=wanted, rnc1_norm=self.rnc1_norm, weight=self._head_weight
+        )
+        if "nc4" in self.measures and float(self.nc4_samples) > 0:
+            out["nc4"] = self.nc4_mismatches / self.nc4_samples
+        self._nc4_means = _class_means(stats).detach().clone()
+        return {m: out[m] for m in self.measures if m in out}
+
+    def reset(self) -> None:
+        """Clear the statistics and the remembered head; keep the class means NC4 uses."""
+        super().reset()
+        self._head_weight = None
+
+    def _reduce_states(self, incoming_state: dict[str, Any]) -> None:
+        # merge_state and forward() add an incoming state; one side may not have seen a batch
+        # yet, so its d-dependent states are still width-0 placeholders: widen them to zeros.
+        incoming = dict(incoming_state)
+        for name in _FEATURE_STATES:
+            if name not in self._defaults:
+                continue
+            mine, theirs = getattr(self, name), incoming[name]
+            if theirs.numel() == 0 and mine.numel() > 0:
+                incoming[name] = torch.zeros_like(mine)
+            elif mine.numel() == 0 and theirs.numel() > 0:
+                self._allocate(theirs.shape[-1])
+        super()._reduce_states(incoming)
