@@ -122,3 +122,26 @@ def test_unknown_te_layer_is_rejected_at_construction(tmp_path: Path) -> None:
     probe = Probe(LayerTransferEntropy(["nope"]), every(1))
     with pytest.raises(ValueError, match="layers: the model has no module named 'nope'"):
         Monitor(_model(), RunStore(tmp_path / "run.sqlite"), {"te": probe})
+
+
+def test_monitor_records_neural_collapse_and_information_plane(tmp_path: Path) -> None:
+    """One probe line each: NC measures from the head input, IB estimates from inputs too."""
+    from infodyn.functional import mutual_information, nc3, rnc1
+    from infodyn.metrics import InformationPlane, NeuralCollapse
+
+    torch.manual_seed(0)
+    model = _model()
+    x, y = torch.randn(120, 4), torch.arange(120) % 3
+    store = RunStore(tmp_path / "run.sqlite")
+    probes = {
+        "nc": Probe(NeuralCollapse(num_classes=3), at_steps(0)),
+        "ib": Probe(InformationPlane(max_samples=120, nhsic_batch_size=40), at_steps(0)),
+    }
+    measured = Monitor(model, store, probes).measure(0, "test", batches_of(x, y, 50)())
+    with torch.no_grad():
+        features = torch.tanh(model[0](x))
+    assert measured["rnc1"] == pytest.approx(float(rnc1(features, y)), rel=1e-9)
+    head = model[2].weight.detach()
+    assert measured["nc3"] == pytest.approx(float(nc3(features, y, head)), rel=1e-9)
+    assert measured["mi_zy"] == pytest.approx(float(mutual_information(features, y)), rel=1e-9)
+    assert "nhsic_zx" in measured
