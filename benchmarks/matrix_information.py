@@ -13,17 +13,12 @@ median wall time of ``--repeats`` runs, the speed-up and |difference| of the val
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
-import subprocess
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from _bench import print_machine_header, timed
 from infodyn.functional import head_rows, matrix_entropy, matrix_mutual_information
 
 NUM_CLASSES = 10
@@ -49,30 +44,6 @@ def naive_mutual_information(z1: Tensor, z2: Tensor) -> Tensor:
     return naive_entropy_of_gram(k1) + naive_entropy_of_gram(k2) - naive_entropy_of_gram(k1 * k2)
 
 
-def timed(fn: Callable[[], Tensor], repeats: int) -> tuple[float, float]:
-    """Median wall time over ``repeats`` calls, and the value of the last call."""
-    times, value = [], 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = float(fn())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), value
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout, or no commit yet)"
-    return out.stdout.strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=4096, help="samples (rows)")
@@ -89,13 +60,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(args.seed)
 
-    print("machine")
-    print(f"  platform     {platform.platform()} ({platform.machine()})")
-    print(f"  processor    {platform.processor() or 'unknown'}; os.cpu_count() = {os.cpu_count()}")
-    print(f"  torch        {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    print(f"  commit       {git_commit()}")
-    print(f"  sizes        n = {args.n}, d = {args.d}, C = {NUM_CLASSES}, repeats = {args.repeats}")
-    print()
+    print_machine_header(f"n = {args.n}, d = {args.d}, C = {NUM_CLASSES}, repeats = {args.repeats}")
 
     n, d = args.n, args.d
     z1 = torch.randn(n, d, generator=g, dtype=torch.float64)
@@ -135,7 +100,7 @@ def main() -> None:
     for name, ours, naive in cases:
         t_ours, v_ours = timed(ours, args.repeats)
         t_naive, v_naive = timed(naive, args.repeats)
-        ratio, diff = t_naive / t_ours, abs(v_ours - v_naive)
+        ratio, diff = t_naive / t_ours, abs(float(v_ours) - float(v_naive))
         results.append((ratio, diff))
         print(f"{name:<52} {t_ours:>10.4f} {t_naive:>10.4f} {ratio:>8.1f}x {diff:>9.1e}")
     ratio, diff = results[0]

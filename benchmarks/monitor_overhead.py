@@ -12,29 +12,19 @@ whole split at the final step.
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from _bench import print_machine_header
 from infodyn.data.modular import split_modular
 from infodyn.experiments._training import full_batch_step, loss_and_accuracy
 from infodyn.experiments.grokking import GrokkingConfig, build_grokking, run_grokking
 from infodyn.functional import head_rows, matrix_information
 from infodyn.models.mlp import ModularMLP
 from infodyn.rundir import RunDir
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def baseline(config: GrokkingConfig) -> tuple[float, ModularMLP]:
@@ -69,10 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     config = GrokkingConfig(steps=args.steps, threads=args.threads)
     torch.set_num_threads(args.threads)
-    print(
-        f"machine: {platform.platform()}, {platform.processor() or 'cpu'}, threads={args.threads}"
-    )
-    print(f"torch {torch.__version__}, commit {_commit()}, steps={config.steps}")
+    print_machine_header(f"steps = {config.steps}")
 
     base_s, base_model = baseline(config)
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +71,7 @@ def main() -> None:
             monitor_s = float(store.get_meta("monitor_time_s"))
             points = len(store.series("mir", "train")[0])
 
-    print(f"\nbaseline loop (loss+accuracy only): {base_s:8.2f} s")
+    print(f"baseline loop (loss+accuracy only): {base_s:8.2f} s")
     print(
         f"infodyn run (metrics+store+ckpt):   {infodyn_s:8.2f} s   ({points} MIR/HDR points/split)"
     )

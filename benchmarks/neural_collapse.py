@@ -22,18 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from _bench import measure_in_subprocess, peak_increase, print_machine_header
 from infodyn.metrics.collapse import NeuralCollapse
 
 SPEED_GOAL = 10.0  # × faster than NumPy
@@ -53,20 +49,6 @@ MEASURES = (
     "nc3",
     "cdnv",
 )
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout, or no commit yet)"
-    return out.stdout.strip()
 
 
 def problem(args: argparse.Namespace) -> tuple[Tensor, Tensor, Tensor]:
@@ -162,33 +144,13 @@ def run_numpy(args: argparse.Namespace) -> tuple[dict, float]:
     return values, seconds + time.perf_counter() - start
 
 
-def proc_status_mib(field: str) -> float | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(f"{field}:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def measure_memory_only(args: argparse.Namespace) -> None:
     """Child: peak-RSS increase of one whole pass of one path; prints one JSON line."""
     small = argparse.Namespace(**{**vars(args), "n": 2 * args.classes, "batch": 2 * args.classes})
     # Warm-up on a tiny problem so that kernels and lazy imports are outside the measurement.
     run = run_numpy if args.measure_memory_only == "numpy" else run_infodyn_all
     run(small)
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-        was_reset = True
-    except OSError:
-        was_reset = False
-    before = proc_status_mib("VmHWM") or float("nan")
-    run(args)
-    after = proc_status_mib("VmHWM") or float("nan")
-    print(json.dumps({"reset": was_reset, "increase_mib": after - before, "peak_mib": after}))
+    print(json.dumps(peak_increase(lambda: run(args))))
 
 
 def run_infodyn_all(args: argparse.Namespace) -> tuple[dict, float]:
@@ -196,18 +158,12 @@ def run_infodyn_all(args: argparse.Namespace) -> tuple[dict, float]:
 
 
 def memory_in_subprocess(args: argparse.Namespace, which: str) -> dict:
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--measure-memory-only",
-        which,
+    argv = [
+        *("--measure-memory-only", which),
         *("--n", str(args.n), "--d", str(args.d), "--classes", str(args.classes)),
         *("--batch", str(args.batch), "--threads", str(args.threads), "--seed", str(args.seed)),
     ]
-    # Freed buffers go back to the system instead of being reused out of sight.
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
-    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return measure_in_subprocess(__file__, argv)
 
 
 def main() -> None:
@@ -231,17 +187,12 @@ def main() -> None:
         measure_memory_only(args)
         return
 
-    print("machine")
-    print(f"  platform     {platform.platform()} ({platform.machine()})")
-    print(f"  processor    {platform.processor() or 'unknown'}; os.cpu_count() = {os.cpu_count()}")
-    print(f"  torch        {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    print(f"  numpy        {np.__version__} (BLAS threads: OMP/OPENBLAS env, set before start)")
-    print(f"  commit       {git_commit()}")
-    print(
-        f"  sizes        N = {args.n}, d = {args.d}, C = {args.classes}, "
-        f"batch = {args.batch}, seed = {args.seed}"
+    print_machine_header(
+        f"N = {args.n}, d = {args.d}, C = {args.classes}, batch = {args.batch}, seed = {args.seed}",
+        libraries=[
+            ("numpy", f"{np.__version__} (BLAS threads: OMP/OPENBLAS env, set before start)")
+        ],
     )
-    print()
     small = argparse.Namespace(**{**vars(args), "n": 2 * args.classes, "batch": 2 * args.classes})
     run_infodyn(small, MEASURES)  # warm-up
     run_numpy(small)

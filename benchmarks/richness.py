@@ -16,18 +16,13 @@ speed-up and |difference|.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
-import subprocess
-import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from _bench import print_machine_header, timed
 from infodyn.functional.richness import d_lr, richness
 
 F64 = torch.float64
@@ -62,30 +57,6 @@ def naive_utilization(features: Tensor, outputs: Tensor) -> Tensor:
     return share.cumsum(0)
 
 
-def timed(fn: Callable[[], Tensor], repeats: int) -> tuple[float, Tensor]:
-    """Median wall time over ``repeats`` calls, and the value of the last call."""
-    times, value = [], torch.zeros(())
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), value
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout, or no commit yet)"
-    return out.stdout.strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="samples (rows)")
@@ -100,14 +71,10 @@ def main() -> None:
     g = torch.Generator().manual_seed(args.seed)
     n, p, c = args.n, args.p, args.classes
 
-    print("machine")
-    print(f"  platform     {platform.platform()} ({platform.machine()})")
-    print(f"  processor    {platform.processor() or 'unknown'}; os.cpu_count() = {os.cpu_count()}")
-    print(f"  torch        {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    print(f"  commit       {git_commit()}")
-    print(f"  sizes        n = {n}, p = {p}, C = {c}, repeats = {args.repeats}")
-    print(f"  naive memory ~{3 * n * n * 8 / 2**30:.1f} GiB of n×n float64")
-    print()
+    print_machine_header(
+        f"n = {n}, p = {p}, C = {c}, repeats = {args.repeats}",
+        notes=[("naive memory", f"~{3 * n * n * 8 / 2**30:.1f} GiB of n×n float64")],
+    )
 
     head = torch.randn(c, p, generator=g, dtype=F64)
     bias = torch.randn(c, generator=g, dtype=F64)

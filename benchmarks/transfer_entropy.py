@@ -26,21 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
-import statistics
-import subprocess
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
 from pyinform.transferentropy import transfer_entropy as pyinform_transfer_entropy
 from torch import Tensor
 
+from _bench import measure_in_subprocess, median_time, peak_increase, print_machine_header
 from infodyn.functional import (
     transfer_entropy,
     transfer_entropy_from_counts,
@@ -52,78 +44,12 @@ SPEEDUP_GOAL = 300.0  # × PyInform (all pairs, scaled from the sample)
 FLOOR_GOAL = 1.5  # × the bare float32 GEMM
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout, or no commit yet)"
-    return out.stdout.strip()
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls (after the caller's warm-up)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def binary_layers(t: int, m: int, n: int, density: float, seed: int) -> tuple[Tensor, Tensor]:
     """(T, m) and (T, n) uint8 layers with P(1) = density, as a monitor would store them."""
     g = torch.Generator().manual_seed(seed)
     source = (torch.rand(t, m, generator=g) < density).to(torch.uint8)
     target = (torch.rand(t, n, generator=g) < density).to(torch.uint8)
     return source, target
-
-
-def proc_status_mib(field: str) -> float | None:
-    """A memory field of /proc/self/status (Linux) in MiB, or None where there is none."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(f"{field}:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def peak_rss_mib() -> float:
-    """The process's peak resident set size so far.
-
-    Linux: VmHWM, the peak of this process's own memory map. ``ru_maxrss`` would do elsewhere,
-    but in a child started by this (large) parent it also counts the parent's RSS at the
-    fork/exec, which hides everything below it. ru_maxrss is KiB on Linux, bytes on macOS.
-    """
-    peak = proc_status_mib("VmHWM")
-    if peak is not None:
-        return peak
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
-
-
-def current_rss_mib() -> float:
-    """Resident set size now (Linux /proc); NaN where unavailable."""
-    rss = proc_status_mib("VmRSS")
-    return float("nan") if rss is None else rss
-
-
-def reset_peak_rss() -> bool:
-    """Reset the peak RSS to the current RSS (Linux ≥ 4.0: ``5`` > /proc/self/clear_refs)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def measure_memory_only(args: argparse.Namespace) -> None:
@@ -136,37 +62,17 @@ def measure_memory_only(args: argparse.Namespace) -> None:
     """
     source, target = binary_layers(args.T, args.m, args.n, args.density, args.seed)
     transfer_entropy(source[:64, :4], target[:64, :4])  # load kernels outside the measurement
-    peak_before_reset = peak_rss_mib()
-    was_reset = reset_peak_rss()
-    rss, before = current_rss_mib(), peak_rss_mib()
-    transfer_entropy(source, target)
-    after = peak_rss_mib()
-    print(
-        json.dumps(
-            {
-                "peak_before_reset_mib": peak_before_reset,
-                "reset": was_reset,
-                "rss_before_mib": rss,
-                "peak_before_mib": before,
-                "peak_after_mib": after,
-                "increase_mib": after - before,
-            }
-        )
-    )
+    print(json.dumps(peak_increase(lambda: transfer_entropy(source, target))))
 
 
 def memory_in_subprocess(args: argparse.Namespace) -> dict[str, float]:
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
+    argv = [
         "--measure-memory-only",
         *("--T", str(args.T), "--m", str(args.m), "--n", str(args.n)),
         *("--density", str(args.density), "--seed", str(args.seed)),
         *("--threads", str(args.threads)),
     ]
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
-    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return measure_in_subprocess(__file__, argv)
 
 
 def sample_pairs(m: int, n: int, pairs: int, seed: int) -> list[tuple[int, int]]:
@@ -198,16 +104,10 @@ def main() -> None:
         return
 
     t, m, n = args.T, args.m, args.n
-    print("machine")
-    print(f"  platform     {platform.platform()} ({platform.machine()})")
-    print(f"  processor    {platform.processor() or 'unknown'}; os.cpu_count() = {os.cpu_count()}")
-    print(f"  torch        {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    print(f"  commit       {git_commit()}")
-    print(
-        f"  sizes        T = {t}, m = {m}, n = {n} ({m * n} pairs), density = {args.density}, "
+    print_machine_header(
+        f"T = {t}, m = {m}, n = {n} ({m * n} pairs), density = {args.density}, "
         f"repeats = {args.repeats}, seed = {args.seed}"
     )
-    print()
 
     source, target = binary_layers(t, m, n, args.density, args.seed)
     transfer_entropy(source[:64, :4], target[:64, :4])  # warm-up: kernels, lazy imports
