@@ -30,25 +30,11 @@ import torch
 from torch import Tensor
 
 from _bench import measure_in_subprocess, peak_increase, print_machine_header
+from infodyn.functional.collapse import MEASURES, PINV_RTOL
 from infodyn.metrics.collapse import NeuralCollapse
 
 SPEED_GOAL = 10.0  # × faster than NumPy
 MEMORY_GOAL = 20.0  # × less peak memory than NumPy
-PINV_RTOL = 1e-10  # the cutoff infodyn documents for Σ_B⁺
-MEASURES = (
-    "within_class_variance",
-    "between_class_variance",
-    "mean_feature_norm",
-    "rnc1",
-    "nc1",
-    "nc1_trace",
-    "nc2_equinorm",
-    "nc2_equiangularity",
-    "nc2_etf_error",
-    "nc2_cond",
-    "nc3",
-    "cdnv",
-)
 
 
 def problem(args: argparse.Namespace) -> tuple[Tensor, Tensor, Tensor]:
