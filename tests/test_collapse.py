@@ -14,9 +14,6 @@ from torch import Tensor
 
 from infodyn.functional.collapse import (
     MEASURES,
-    _collapse_compute,
-    _collapse_update,
-    _merge,
     between_class_variance,
     cdnv,
     margins,
@@ -31,6 +28,11 @@ from infodyn.functional.collapse import (
     nc4,
     rnc1,
     within_class_variance,
+)
+from infodyn.functional.collapse_stats import (
+    _collapse_compute,
+    _collapse_update,
+    _merge,
 )
 from reference.collapse_reference import reference_margins, reference_measures
 

@@ -10,7 +10,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from infodyn._validation import check_finite, check_matrix, check_tensor
-from infodyn.functional.collapse import (
+from infodyn.functional.collapse_stats import (
     MEASURES,
     NEEDS_SECOND_MOMENT,
     CollapseStats,
