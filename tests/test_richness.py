@@ -11,13 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor, nn
 
+from infodyn.functional.baselines import linear_cka, parameter_norm
 from infodyn.functional.richness import (
     _Moments,
     _moments,
     _richness_from_moments,
     d_lr,
-    linear_cka,
-    parameter_norm,
     richness,
 )
 from reference import richness_reference as ref

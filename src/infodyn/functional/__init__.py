@@ -1,5 +1,6 @@
 """Pure-torch metric functions: no state, no hooks, differentiable where it makes sense."""
 
+from infodyn.functional.baselines import linear_cka, parameter_norm
 from infodyn.functional.collapse import (
     CollapseStats,
     between_class_variance,
@@ -36,8 +37,6 @@ from infodyn.functional.matrix_info import (
 from infodyn.functional.richness import (
     RichnessResult,
     d_lr,
-    linear_cka,
-    parameter_norm,
     richness,
 )
 from infodyn.functional.te import (
