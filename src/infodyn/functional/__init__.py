@@ -1,6 +1,7 @@
 """Pure-torch metric functions: no state, no hooks, differentiable where it makes sense."""
 
 from infodyn.functional.baselines import linear_cka, parameter_norm
+from infodyn.functional.binarize import binarize, binarize_fixed
 from infodyn.functional.collapse import (
     CollapseStats,
     between_class_variance,
@@ -42,8 +43,6 @@ from infodyn.functional.richness import (
 from infodyn.functional.te import (
     TransferEntropySignificance,
     TransitionCounts,
-    binarize,
-    binarize_fixed,
     transfer_entropy,
     transfer_entropy_from_counts,
     transfer_entropy_null,

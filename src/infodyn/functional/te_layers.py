@@ -16,7 +16,8 @@ from typing import Literal, NamedTuple
 from torch import Tensor
 
 from infodyn._validation import check_tensor
-from infodyn.functional.te import binarize, transfer_entropy
+from infodyn.functional.binarize import binarize
+from infodyn.functional.te import transfer_entropy
 
 __all__ = [
     "LayerPairTransferEntropy",

@@ -9,10 +9,9 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
+from infodyn.functional.binarize import Scope, binarize
 from infodyn.functional.te import (
-    Scope,
     TransitionCounts,
-    binarize,
     transfer_entropy_from_counts,
     transition_counts,
 )
