@@ -16,6 +16,12 @@ from matplotlib.figure import Figure
 
 from infodyn.rundir import RunDir, atomic_write_bytes
 from infodyn.store import RunStore
+from infodyn.viz.collapse import (
+    COLLAPSE_METRICS,
+    IB_METRICS,
+    plot_information_bottleneck,
+    plot_neural_collapse,
+)
 from infodyn.viz.matrix_info import MATRIX_INFO_METRICS, plot_matrix_information
 from infodyn.viz.richness import RICHNESS_METRICS, plot_richness, plot_richness_curves
 from infodyn.viz.training import plot_training_curves
@@ -25,7 +31,9 @@ __all__ = [
     "FIGURES",
     "FigureSpec",
     "draw_run_figures",
+    "plot_information_bottleneck",
     "plot_matrix_information",
+    "plot_neural_collapse",
     "plot_richness",
     "plot_richness_curves",
     "plot_training_curves",
@@ -76,6 +84,24 @@ FIGURES: list[FigureSpec] = [
         ),
         metrics=MATRIX_INFO_METRICS,
         draw=plot_matrix_information,
+    ),
+    FigureSpec(
+        filename="neural_collapse.png",
+        caption=(
+            "Neural collapse: RNC1, V_W/V_B, NC1 and CDNV (log scale), the NC2 deviations from "
+            "a simplex ETF, and NC3/NC4, per split, with the grokking markers."
+        ),
+        metrics=COLLAPSE_METRICS,
+        draw=plot_neural_collapse,
+    ),
+    FigureSpec(
+        filename="information_bottleneck.png",
+        caption=(
+            "Information bottleneck: I(Z;X), I(Z;Y) and the redundant information I(Z;X) − "
+            "I(Z;Y), by the k-NN estimator (left) and by nHSIC (right)."
+        ),
+        metrics=IB_METRICS,
+        draw=plot_information_bottleneck,
     ),
     FigureSpec(
         filename="transfer_entropy.png",

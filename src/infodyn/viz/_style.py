@@ -10,8 +10,9 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from infodyn.analysis import FIT_THRESHOLD, GENERALIZE_THRESHOLD, GrokkingSteps
+from infodyn.analysis import FIT_THRESHOLD, GENERALIZE_THRESHOLD, GrokkingSteps, grokking_steps
 from infodyn.store import RunStore
 
 #: Line style per split; the spec of every figure: train solid, test dashed.
@@ -150,3 +151,95 @@ def no_data(ax: Axes, what: str) -> None:
     ax.text(0.5, 0.5, f"no {what} recorded", ha="center", va="center", transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+_Curve = tuple[str, str, str, np.ndarray, np.ndarray, str]  # label, colour, split, x, y, layer
+
+
+def metric_curves(store: RunStore, metric: str, label: str, color: str) -> list[_Curve]:
+    """One curve per split; splits with identical series collapse into one curve.
+
+    A quantity of the weights alone (the head's matrix entropy) is the same on every split;
+    drawn per split, the dashed test line would hide exactly under the solid train line.
+    """
+    curves = [
+        (label, color, split, *layer_series(store, metric, split))
+        for split in ordered_splits(store, metric)
+    ]
+    first = curves[0] if curves else None
+    if (
+        first is not None
+        and len(curves) > 1
+        and all(
+            np.array_equal(c[3], first[3]) and np.array_equal(c[4], first[4], equal_nan=True)
+            for c in curves[1:]
+        )
+    ):
+        return [(label, color, " = ".join(c[2] for c in curves), first[3], first[4], first[5])]
+    return curves
+
+
+def draw_metric_panel(
+    ax: Axes, store: RunStore, metrics: tuple[tuple[str, str, str], ...], what: str
+) -> list[Line2D]:
+    """Plot each (metric, label, colour) × split on ``ax``; return the curves (empty if none).
+
+    A layer shared by every curve goes in the title; when curves come from different layers,
+    each legend entry names its own.
+    """
+    found = [
+        c for metric, label, color in metrics for c in metric_curves(store, metric, label, color)
+    ]
+    if not found:
+        no_data(ax, what)
+        return []
+    layers = {layer for *_, layer in found}
+    per_curve = len(layers) > 1
+    curves = []
+    for label, color, split, steps, values, layer in found:
+        suffix = f" [{layer}]" if per_curve and layer else ""
+        (line,) = ax.plot(
+            steps,
+            values,
+            color=color,
+            linestyle=split_linestyle(split),
+            linewidth=1.8,
+            label=f"{label} {split}{suffix}",
+        )
+        curves.append(line)
+    if not per_curve and found[0][-1]:
+        ax.set_title(f"{ax.get_title()} — layer {found[0][-1]}")
+    return curves
+
+
+#: One panel of a step figure: (title, y label, what is missing, log y?, metrics), metrics as
+#: (metric name in the store, legend label, colour).
+Panel = tuple[str, str, str, bool, tuple[tuple[str, str, str], ...]]
+
+
+def plot_metric_panels(
+    store: RunStore, panels: tuple[Panel, ...], title: str
+) -> tuple[Figure, np.ndarray]:
+    """Metrics against step in side-by-side panels, with the grokking markers of the run.
+
+    Each panel draws its metrics for every split (train solid, test dashed) on the shared log
+    step axis; a panel whose metrics are all absent says so.
+    """
+    grokking = grokking_steps(store)
+    fig, axes = new_figure(len(panels))
+    markers: list[Artist] = []
+    for ax, (panel_title, ylabel, what, log_y, metrics) in zip(axes, panels, strict=True):
+        ax.set_title(panel_title)
+        curves = draw_metric_panel(ax, store, metrics, what)
+        if not curves:
+            continue
+        set_step_axis(ax)
+        if log_y:
+            ax.set_yscale("log")
+        drawn = mark_transition(ax, grokking, label=not markers)
+        markers = markers or drawn
+        ax.set_ylabel(ylabel)
+        ax.legend(handles=curves, loc="best", fontsize="small")
+    add_figure_legend(fig, markers)
+    fig.suptitle(f"{title} — {transition_title(grokking)}")
+    return fig, axes
