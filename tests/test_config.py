@@ -34,3 +34,12 @@ def test_bad_value_names_the_key() -> None:
 def test_malformed_override() -> None:
     with pytest.raises(ConfigError, match="key=value"):
         build_config(GrokkingConfig, ["steps"])
+
+
+def test_device_is_checked() -> None:
+    assert build_config(GrokkingConfig, ["device=cpu"]).device == "cpu"
+    with pytest.raises(ConfigError, match="not a torch device"):
+        build_config(GrokkingConfig, ["device=gpu7"])
+    if not __import__("torch").cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA device is available"):
+            build_config(GrokkingConfig, ["device=cuda"])

@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+from pydantic import field_validator
+
 from infodyn.config import StrictConfig
 from infodyn.rundir import RunDir
 
@@ -20,6 +23,18 @@ class ExperimentConfig(StrictConfig):
     seed: int = 0
     steps: int
     threads: int = 2
+    device: str = "cpu"
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        try:
+            device = torch.device(value)
+        except RuntimeError:
+            raise ValueError(f"not a torch device: {value!r} (use 'cpu' or 'cuda:0')") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"{value!r} asked for, but no CUDA device is available; use cpu")
+        return value
 
 
 @dataclass(frozen=True)

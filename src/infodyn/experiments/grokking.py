@@ -9,6 +9,7 @@ log-spaced schedule, per split, on fixed evaluation subsets.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Literal
 
@@ -90,6 +91,15 @@ def run_grokking(config: GrokkingConfig, run: RunDir, progress: ProgressCallback
     torch.set_num_threads(config.threads)
     data, model, optimizer = build_grokking(config)
     store = run.store()
+    device = torch.device(config.device)
+    model.to(device)
+    data = dataclasses.replace(
+        data,
+        x_train=data.x_train.to(device),
+        y_train=data.y_train.to(device),
+        x_test=data.x_test.to(device),
+        y_test=data.y_test.to(device),
+    )
     first_step = 0
     overhead_before = wall_before = 0.0
     checkpoint = latest_checkpoint(run)
@@ -156,7 +166,7 @@ def run_grokking(config: GrokkingConfig, run: RunDir, progress: ProgressCallback
             store.set_meta("wall_time_s", wall_before + time.perf_counter() - started)
         progress(step, config.steps)
     store.set_meta("threads", config.threads)
-    store.set_meta("device", "cpu")
+    store.set_meta("device", str(device))
     store.close()
     return final
 
