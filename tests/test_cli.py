@@ -95,12 +95,21 @@ def test_plot_report_and_list(tiny_run: Path) -> None:
         (["run", "nonsense"], "unknown experiment 'nonsense'"),
         (["plot", "."], "is not an infodyn run directory"),
         (["export", "/nonexistent/run"], "is not an infodyn run directory"),
+        (["list", "/nonexistent/runs"], "is not a directory"),
     ],
 )
 def test_bad_cli_input_is_a_clear_error(args: list[str], match: str, tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--out", str(tmp_path)] if args[0] == "run" else args)
     assert result.exit_code == 2
     assert match in " ".join(result.output.split())
+
+
+def test_out_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("")
+    result = runner.invoke(app, ["run", "grokking", "--out", str(target)])
+    assert result.exit_code == 2
+    assert "is a file; pass a folder" in " ".join(result.output.split())
 
 
 def test_killed_run_resumes_without_duplicates_or_gaps(tiny_run: Path, tmp_path: Path) -> None:

@@ -33,6 +33,8 @@ def prepare_run(
 ) -> tuple[RunDir, ExperimentConfig]:
     """Validate the config and create a fresh run directory under ``out``."""
     spec = get_experiment(experiment)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; pass a folder to hold run directories")
     config = build_config(spec.config_type, overrides)
     if seed is not None:
         config = config.model_copy(update={"seed": seed})
