@@ -56,27 +56,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=GrokkingConfig().steps)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved baseline/infodyn pairs")
     args = parser.parse_args()
     config = GrokkingConfig(steps=args.steps, threads=args.threads)
     torch.set_num_threads(args.threads)
     print_machine_header(f"steps = {config.steps}")
 
-    base_s, base_model = baseline(config)
-    with tempfile.TemporaryDirectory() as tmp:
-        run = RunDir.create(Path(tmp) / "run", config.model_dump(mode="json"))
-        start = time.perf_counter()
-        final = run_grokking(config, run, lambda step, total: None)
-        infodyn_s = time.perf_counter() - start
-        with run.store(readonly=True) as store:
-            monitor_s = float(store.get_meta("monitor_time_s"))
-            points = len(store.series("mir", "train")[0])
-
-    print(f"baseline loop (loss+accuracy only): {base_s:8.2f} s")
+    # Interleaved repeats: this VM's speed drifts by several percent over minutes, so each
+    # infodyn run is compared with the baseline run just before it.
+    pairs = []
+    for _ in range(args.repeats):
+        base_s, base_model = baseline(config)
+        with tempfile.TemporaryDirectory() as tmp:
+            run = RunDir.create(Path(tmp) / "run", config.model_dump(mode="json"))
+            start = time.perf_counter()
+            final = run_grokking(config, run, lambda step, total: None)
+            infodyn_s = time.perf_counter() - start
+            with run.store(readonly=True) as store:
+                monitor_s = float(store.get_meta("monitor_time_s"))
+                points = len(store.series("mir", "train")[0])
+        pairs.append((base_s, infodyn_s, monitor_s))
+        print(
+            f"baseline loop (loss+accuracy only) {base_s:8.2f} s | infodyn run (metrics+store+"
+            f"ckpt) {infodyn_s:8.2f} s, {monitor_s:.2f} s inside the monitor | "
+            f"ratio {infodyn_s / base_s:.3f}x"
+        )
+    ratios = sorted(i / b for b, i, _ in pairs)
+    total_ratio = sum(i for _, i, _ in pairs) / sum(b for b, _, _ in pairs)
+    print(f"({points} MIR/HDR points per split)")
     print(
-        f"infodyn run (metrics+store+ckpt):   {infodyn_s:8.2f} s   ({points} MIR/HDR points/split)"
+        f"overhead ratio: {total_ratio:.3f}x over {len(pairs)} interleaved pair(s), "
+        f"per pair {', '.join(f'{r:.3f}' for r in ratios)}   (goal <= 1.10x)"
     )
-    print(f"  of which inside the monitor:      {monitor_s:8.2f} s")
-    print(f"overhead ratio: {infodyn_s / base_s:.3f}x   (goal <= 1.10x)")
+    monitor_share = sum(m for *_, m in pairs) / sum(b for b, _, _ in pairs)
+    print(f"time inside the monitor / baseline: {1 + monitor_share:.3f}x")
 
     print(
         "\nsubsampling cost at the final step (subset of "
