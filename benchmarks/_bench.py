@@ -154,3 +154,17 @@ def measure_in_subprocess(script: str | Path, argv: Sequence[str]) -> dict[str, 
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": _MALLOC_MMAP_THRESHOLD}
     out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+GoalRow = tuple[str, str, str, bool | None]
+"""(quantity, measured value, goal, met?) — ``None`` for a reference row without a goal."""
+
+
+def print_goal_table(rows: list[GoalRow], *, width: int = 28) -> None:
+    """Print the closing summary: one row per quantity, with "met" / "NOT met" against its goal."""
+    header = f"{'summary':<{width}} {'value':>10} {'goal':>12}  verdict"
+    print(header)
+    print("-" * len(header))
+    for name, value, goal, ok in rows:
+        verdict = "" if ok is None else ("met" if ok else "NOT met")
+        print(f"{name:<{width}} {value:>10} {goal:>12}  {verdict}")

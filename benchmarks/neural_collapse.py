@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from _bench import measure_in_subprocess, peak_increase, print_machine_header
+from _bench import measure_in_subprocess, peak_increase, print_goal_table, print_machine_header
 from infodyn.functional.collapse import MEASURES, PINV_RTOL
 from infodyn.metrics.collapse import NeuralCollapse
 
@@ -216,12 +216,7 @@ def main() -> None:
         ("memory ratio", f"{memory:.1f}x", f">= {MEMORY_GOAL:.0f}x", memory >= MEMORY_GOAL),
         ("max rel. diff", f"{worst:.1e}", "<= 1e-8", worst <= 1e-8),
     ]
-    header = f"{'summary':<22} {'value':>10} {'goal':>12}  verdict"
-    print(header)
-    print("-" * len(header))
-    for name, value, goal, ok in rows:
-        verdict = "" if ok is None else ("met" if ok else "NOT met")
-        print(f"{name:<22} {value:>10} {goal:>12}  {verdict}")
+    print_goal_table(rows, width=22)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,13 @@ import torch
 from pyinform.transferentropy import transfer_entropy as pyinform_transfer_entropy
 from torch import Tensor
 
-from _bench import measure_in_subprocess, median_time, peak_increase, print_machine_header
+from _bench import (
+    measure_in_subprocess,
+    median_time,
+    peak_increase,
+    print_goal_table,
+    print_machine_header,
+)
 from infodyn.functional import (
     transfer_entropy,
     transfer_entropy_from_counts,
@@ -219,12 +225,7 @@ def main() -> None:
         ("time / int8 GEMM floor", f"{vs_i8:.2f}x", "(reference)", None),
         ("max |diff| vs PyInform", f"{max_diff:.1e}", "<= 1e-9", max_diff <= 1e-9),
     ]
-    header = f"{'summary':<28} {'value':>10} {'goal':>12}  verdict"
-    print(header)
-    print("-" * len(header))
-    for name, value, goal, ok in rows:
-        verdict = "" if ok is None else ("met" if ok else "NOT met")
-        print(f"{name:<28} {value:>10} {goal:>12}  {verdict}")
+    print_goal_table(rows, width=28)
 
 
 if __name__ == "__main__":
