@@ -57,13 +57,24 @@ def test_run_writes_store_figures_and_report(tiny_run: Path) -> None:
     assert run.config()["steps"] == 60
     assert (run.figures_dir / "training.png").stat().st_size > 5_000
     assert (run.figures_dir / "matrix_information.png").stat().st_size > 5_000
+    assert (run.figures_dir / "richness.png").stat().st_size > 5_000
     assert "data:image/png;base64," in run.report_path.read_text()
     with run.store(readonly=True) as store:
         keys = {(m, s) for m, s, _ in store.keys()}
-        for metric in ("loss", "accuracy", "mir", "hdr", "entropy_features", "entropy_head"):
+        for metric in (
+            "loss",
+            "accuracy",
+            "mir",
+            "hdr",
+            "entropy_features",
+            "entropy_head",
+            "d_lr",
+        ):
             assert {(metric, "train"), (metric, "test")} <= keys
         steps, mir = store.series("mir", "test")
         assert steps[0] == 0 and steps[-1] == 60 and ((mir >= 0) & (mir <= 1)).all()
+        _, d_lr = store.series("d_lr", "train")
+        assert ((d_lr >= 0) & (d_lr <= 1)).all()
 
 
 def test_export_csv_and_json(tiny_run: Path) -> None:

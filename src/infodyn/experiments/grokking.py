@@ -4,7 +4,8 @@ Default: a + b mod 97, 40 % of the 9,409 pairs for training, an MLP (two 64-d em
 256 ReLU units → linear head), full-batch AdamW (lr 1e-3, weight decay 1.0, betas 0.9/0.98).
 Train accuracy saturates within a few hundred steps; test accuracy follows thousands of steps
 later. MIR, HDR and both matrix entropies of (penultimate features, head rows) are recorded on a
-log-spaced schedule, per split, on fixed evaluation subsets.
+log-spaced schedule, per split, on fixed evaluation subsets, and (``monitor.richness``) the
+dynamical richness D_LR of the same features with the logits as the learned functions.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from infodyn.config import StrictConfig
 from infodyn.data.modular import ModularSplit, split_modular
 from infodyn.experiments._training import fixed_subset, full_batch_step, loss_and_accuracy
 from infodyn.experiments.base import Experiment, ExperimentConfig, ProgressCallback, register
-from infodyn.metrics import MatrixInformation
+from infodyn.metrics import MatrixInformation, Richness
 from infodyn.models.mlp import ModularMLP
 from infodyn.monitor import Monitor, Probe, batches_of
 from infodyn.rundir import RunDir
@@ -51,6 +52,7 @@ class GrokkingMonitorConfig(StrictConfig):
     eval_samples: int = Field(512, ge=2, description="fixed per-split subset for MIR/HDR")
     eval_batch: int = Field(512, ge=2, description="batch size of the MIR/HDR evaluation")
     mode: Literal["batch_mean", "pooled"] = "batch_mean"
+    richness: bool = Field(True, description="also record D_LR and its curves (Nam et al.)")
     log_every: int = Field(10, ge=1, description="loss/accuracy every this many steps")
     checkpoint_every: int = Field(500, ge=1)
 
@@ -116,7 +118,10 @@ def run_grokking(config: GrokkingConfig, run: RunDir, progress: ProgressCallback
     mon = config.monitor
     schedule = AnyOf((log_spaced(1, config.steps, mon.points), at_steps(config.steps)))
     metric = MatrixInformation(mode=mon.mode, max_samples=mon.eval_samples)
-    monitor = Monitor(model, store, {"matrix_information": Probe(metric, schedule)}, head="head")
+    probes = {"matrix_information": Probe(metric, schedule)}
+    if mon.richness:
+        probes["richness"] = Probe(Richness(max_samples=mon.eval_samples), schedule)
+    monitor = Monitor(model, store, probes, head="head")
     evaluation = {
         split: batches_of(x[idx], y[idx], mon.eval_batch)
         for split, x, y, idx in (
