@@ -10,6 +10,7 @@ from torch import Tensor
 
 from infodyn.functional.dependence import mutual_information, nhsic
 from infodyn.metrics.information_plane import KEYS, InformationPlane
+from streaming import merged_and_single
 
 Batch = tuple[Tensor, Tensor, Tensor]
 
@@ -85,16 +86,7 @@ def test_keeps_the_first_max_samples_rows() -> None:
 
 def test_merged_instances_equal_one_instance() -> None:
     """Two instances merged (as DDP gathers their rows) equal one that saw every batch."""
-    batches = _batches(4)
-    first, second, single = (InformationPlane(max_samples=130) for _ in range(3))
-    for batch in batches[:2]:
-        first.update(*batch)
-    for batch in batches[2:]:
-        second.update(*batch)
-    # merge_state puts the incoming rows first, so ``single`` sees the second half first.
-    for batch in batches[2:] + batches[:2]:
-        single.update(*batch)
-    first.merge_state(second)
+    first, single = merged_and_single(lambda: InformationPlane(max_samples=130), _batches(4))
     _assert_equal(first.compute(), single.compute())
 
 

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from infodyn.functional import head_rows, matrix_information
 from infodyn.metrics import MatrixInformation
+from streaming import merged_and_single
 
 KEYS = ("mir", "hdr", "entropy_features", "entropy_head", "mutual_information")
 
@@ -69,16 +70,7 @@ def test_pooled_keeps_the_first_max_samples_rows() -> None:
 @pytest.mark.parametrize("mode", ["batch_mean", "pooled"])
 def test_merged_instances_equal_one_instance(mode: str) -> None:
     """Two instances merged (as DDP would reduce their states) equal one that saw every batch."""
-    batches = _batches(4)
-    first, second, single = (MatrixInformation(mode=mode) for _ in range(3))
-    for batch in batches[:2]:
-        first.update(*batch)
-    for batch in batches[2:]:
-        second.update(*batch)
-    # merge_state puts the incoming rows first, so ``single`` sees the second half first.
-    for batch in batches[2:] + batches[:2]:
-        single.update(*batch)
-    first.merge_state(second)
+    first, single = merged_and_single(lambda: MatrixInformation(mode=mode), _batches(4))
     _assert_close(first.compute(), single.compute())
 
 
