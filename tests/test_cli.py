@@ -81,7 +81,7 @@ def test_export_csv_and_json(tiny_run: Path) -> None:
     result = runner.invoke(app, ["export", str(tiny_run), "--format", "csv"])
     assert result.exit_code == 0
     rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert rows[0] == ["step", "split", "metric", "layer", "value"]
+    assert rows[0] == ["step", "split", "metric", "layer", "value", "mode"]
     stored = _records(tiny_run)
     assert len(rows) - 1 == len(stored)
     assert {r[3] for r in rows[1:]} == {"", "head:input"}

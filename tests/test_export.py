@@ -17,7 +17,7 @@ RECORDS = [
     Scalar(10, "train", "loss", 0.1 + 0.2),  # 0.30000000000000004: needs full precision
     Scalar(0, "test", "accuracy", 1 / 3),
     Scalar(0, "train", "mir", 1e-300, layer="blocks.0"),
-    Scalar(0, "train", "mir", 2.0, layer="blocks.1"),
+    Scalar(0, "train", "mir", 2.0, layer="blocks.1", mode="live"),
     Scalar(5, "train", "loss", math.nan),
     Scalar(6, "train", "loss", math.inf),
     Scalar(0, "train", "loss, with comma", -0.0),
@@ -35,14 +35,20 @@ def test_csv_header_and_rows_parse_back_exactly(store: RunStore) -> None:
     buf = io.StringIO()
     assert export_scalars(store, buf, "csv") == len(RECORDS)
     text = buf.getvalue()
-    assert text.splitlines()[0] == "step,split,metric,layer,value"
+    assert text.splitlines()[0] == "step,split,metric,layer,value,mode"
     assert "\r" not in text
     rows = list(csv.reader(io.StringIO(text)))[1:]
     expected = store.scalars()
     assert len(rows) == len(expected)
     for row, rec in zip(rows, expected, strict=True):
-        step, split, metric, layer, value = row
-        assert (int(step), split, metric, layer) == (rec.step, rec.split, rec.metric, rec.layer)
+        step, split, metric, layer, value, mode = row
+        assert (int(step), split, metric, layer, mode) == (
+            rec.step,
+            rec.split,
+            rec.metric,
+            rec.layer,
+            rec.mode,
+        )
         v = float(value)
         assert (math.isnan(v) and math.isnan(rec.value)) or (
             v == rec.value and math.copysign(1, v) == math.copysign(1, rec.value)
@@ -57,7 +63,8 @@ def test_csv_header_and_rows_parse_back_exactly(store: RunStore) -> None:
         ["6", "train", "loss", ""],
         ["10", "train", "loss", ""],
     ]
-    assert "0,test,accuracy,,0.3333333333333333" in text.splitlines()
+    assert "0,test,accuracy,,0.3333333333333333,eval" in text.splitlines()
+    assert [r[5] for r in rows].count("live") == 1
     assert rows[-1][4] == "0.30000000000000004"
 
 
@@ -65,14 +72,16 @@ def test_json_objects_with_null_layer(store: RunStore) -> None:
     buf = io.StringIO()
     assert export_scalars(store, buf, "json") == len(RECORDS)
     objs = json.loads(buf.getvalue())  # strict JSON: no NaN/Infinity tokens
-    assert all(list(o) == ["step", "split", "metric", "layer", "value"] for o in objs)
+    assert all(list(o) == ["step", "split", "metric", "layer", "value", "mode"] for o in objs)
     assert objs[0] == {
         "step": 0,
         "split": "test",
         "metric": "accuracy",
         "layer": None,
         "value": 1 / 3,
+        "mode": "eval",
     }
+    assert objs[3]["mode"] == "live"
     assert objs[2]["layer"] == "blocks.0" and objs[2]["value"] == 1e-300
     assert objs[4]["value"] is None and objs[5]["value"] is None  # NaN and inf
     assert objs[6]["value"] == 0.1 + 0.2
@@ -84,7 +93,7 @@ def test_empty_store(tmp_path: Path) -> None:
         csv_buf, json_buf = io.StringIO(), io.StringIO()
         assert export_scalars(store, csv_buf, "csv") == 0
         assert export_scalars(store, json_buf, "json") == 0
-    assert csv_buf.getvalue() == "step,split,metric,layer,value\n"
+    assert csv_buf.getvalue() == "step,split,metric,layer,value,mode\n"
     assert json.loads(json_buf.getvalue()) == []
 
 

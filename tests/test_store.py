@@ -334,3 +334,74 @@ def test_store_survives_sigkill_with_every_batch_complete(tmp_path: Path) -> Non
             arrays = store.arrays()
             assert [a.step for a in arrays] == list(range(last + 1))
             assert all((a.value == a.step).all() and a.value.shape == (2000,) for a in arrays)
+
+
+# -- mode (schema version 2) --------------------------------------------------------------------
+
+_V1_SCHEMA = """
+CREATE TABLE scalars (step INTEGER NOT NULL, split TEXT NOT NULL, metric TEXT NOT NULL,
+    layer TEXT NOT NULL DEFAULT '', value REAL, PRIMARY KEY (step, split, metric, layer));
+CREATE TABLE arrays (step INTEGER NOT NULL, split TEXT NOT NULL, metric TEXT NOT NULL,
+    layer TEXT NOT NULL DEFAULT '', dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (step, split, metric, layer));
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO scalars VALUES (0, 'train', 'loss', '', 2.5);
+INSERT INTO scalars VALUES (10, 'train', 'loss', '', 0.5);
+"""
+
+
+def _write_v1_store(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.executescript(_V1_SCHEMA)
+    conn.close()
+
+
+def test_mode_round_trips_and_defaults_to_eval(store: RunStore) -> None:
+    store.write(
+        [Scalar(1, "train", "loss", 0.5), Scalar(1, "train", "mir", 0.25, mode="live")],
+        [Array(1, "train", "te", np.eye(2), layer="a->b", mode="live")],
+    )
+    assert [s.mode for s in store.scalars()] == ["eval", "live"]
+    assert store.arrays()[0].mode == "live"
+    assert store.modes() == {
+        ("loss", "train", ""): "eval",
+        ("mir", "train", ""): "live",
+        ("te", "train", "a->b"): "live",
+    }
+
+
+def test_rewriting_a_key_under_the_other_mode_is_refused_and_writes_nothing(
+    store: RunStore,
+) -> None:
+    store.write([Scalar(1, "train", "mir", 0.25, mode="live")])
+    with pytest.raises(ValueError, match=r"mir/train\[\] at step 1 is already recorded in mode"):
+        store.write([Scalar(2, "train", "loss", 1.0), Scalar(1, "train", "mir", 0.3)])
+    # the whole batch was rolled back, the live value is intact
+    assert [(s.metric, s.value, s.mode) for s in store.scalars()] == [("mir", 0.25, "live")]
+    store.write([Scalar(1, "train", "mir", 0.5, mode="live")])  # same mode: an upsert
+    assert store.series("mir", "train")[1].tolist() == [0.5]
+
+
+def test_an_unknown_mode_is_refused(store: RunStore) -> None:
+    with pytest.raises(ValueError, match=r"mode must be one of \('eval', 'live'\), got 'train'"):
+        store.write([Scalar(1, "train", "mir", 0.25, mode="train")])  # type: ignore[arg-type]
+
+
+def test_version_1_store_reads_readonly_as_eval_and_migrates_when_opened_writable(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "run.sqlite"
+    _write_v1_store(path)
+    with RunStore(path, readonly=True) as old:
+        assert [(s.step, s.value, s.mode) for s in old.scalars()] == [
+            (0, 2.5, "eval"),
+            (10, 0.5, "eval"),
+        ]
+        assert old.modes() == {("loss", "train", ""): "eval"}
+    with RunStore(path) as migrated:
+        assert migrated.get_meta("schema_version") == SCHEMA_VERSION == 2
+        migrated.write([Scalar(20, "train", "loss", 0.25, mode="eval")])
+        assert migrated.series("loss", "train")[1].tolist() == [2.5, 0.5, 0.25]
+        with pytest.raises(ValueError, match="already recorded in mode 'eval'"):
+            migrated.write([Scalar(0, "train", "loss", 1.0, mode="live")])

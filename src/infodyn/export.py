@@ -12,18 +12,18 @@ from infodyn.store import RunStore
 __all__ = ["EXPORT_FIELDS", "export_scalars"]
 
 #: Column order of the CSV header and key order of each JSON object.
-EXPORT_FIELDS = ("step", "split", "metric", "layer", "value")
+EXPORT_FIELDS = ("step", "split", "metric", "layer", "value", "mode")
 
 
 def export_scalars(store: RunStore, out: TextIO, fmt: Literal["csv", "json"]) -> int:
     """Write every scalar record of ``store`` to ``out``, ordered by step, split, metric, layer.
 
     Formats:
-        ``csv``: header ``step,split,metric,layer,value``; ``layer`` is empty where the record
-        has none; values are written with ``repr`` so each float parses back to the identical
+        ``csv``: header ``step,split,metric,layer,value,mode``; ``layer`` is empty where the
+        record has none; ``mode`` is ``eval`` or ``live`` (how the value was measured); values are written with ``repr`` so each float parses back to the identical
         float (``nan``, ``inf`` and ``-inf`` included). Lossless.
 
-        ``json``: a list of ``{"step", "split", "metric", "layer", "value"}`` objects, one per
+        ``json``: a list of ``{"step", "split", "metric", "layer", "value", "mode"}`` objects, one per
         line, with ``layer`` null where the record has none. JSON has no literal for NaN or
         infinity, so non-finite values are written as null to keep the file standard JSON; use
         CSV where they matter.
@@ -48,9 +48,9 @@ def export_scalars(store: RunStore, out: TextIO, fmt: Literal["csv", "json"]) ->
         >>> n
         2
         >>> print(buf.getvalue(), end="")
-        step,split,metric,layer,value
-        0,train,loss,,0.1
-        0,train,mir,fc1,0.25
+        step,split,metric,layer,value,mode
+        0,train,loss,,0.1,eval
+        0,train,mir,fc1,0.25,eval
     """
     if fmt not in ("csv", "json"):
         raise ValueError(f"fmt must be 'csv' or 'json', got {fmt!r}")
@@ -59,7 +59,9 @@ def export_scalars(store: RunStore, out: TextIO, fmt: Literal["csv", "json"]) ->
         # lineterminator "\n": the csv default "\r\n" would double up on Windows text streams.
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_FIELDS)
-        writer.writerows((r.step, r.split, r.metric, r.layer, repr(r.value)) for r in records)
+        writer.writerows(
+            (r.step, r.split, r.metric, r.layer, repr(r.value), r.mode) for r in records
+        )
     else:
         out.write("[")
         for i, r in enumerate(records):
@@ -69,6 +71,7 @@ def export_scalars(store: RunStore, out: TextIO, fmt: Literal["csv", "json"]) ->
                 "metric": r.metric,
                 "layer": r.layer or None,
                 "value": r.value if math.isfinite(r.value) else None,
+                "mode": r.mode,
             }
             out.write(("\n" if i == 0 else ",\n") + json.dumps(obj, allow_nan=False))
         out.write("\n]\n" if records else "]\n")

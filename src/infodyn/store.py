@@ -1,7 +1,10 @@
 """RunStore: the SQLite file that holds every measurement of one run.
 
 Records are keyed by ``(step, split, metric, layer)``; ``layer`` is ``""`` for a run-level
-quantity such as loss. Scalars live in one table, arrays (``.npy`` bytes, never pickled) in
+quantity such as loss. Each record also says how it was measured, its ``mode``: ``"eval"`` for a
+separate evaluation pass (model in eval mode, no gradients), ``"live"`` for values accumulated
+from the training forward passes themselves. One series (a key without its step) has one mode:
+writing a key again under the other mode is refused. Scalars live in one table, arrays (``.npy`` bytes, never pickled) in
 another, and JSON-encoded metadata in a third. Each :meth:`RunStore.write` call is one SQLite
 transaction in WAL mode, so a reader never sees half a batch and a run killed with SIGKILL leaves
 a store that opens with every committed batch complete.
@@ -22,14 +25,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["SCHEMA_VERSION", "Array", "RunStore", "Scalar"]
+__all__ = ["MODES", "SCHEMA_VERSION", "Array", "Mode", "RunStore", "Scalar"]
 
-#: Bumped whenever the table layout changes; a store with another version is refused.
-SCHEMA_VERSION = 1
+#: Bumped whenever the table layout changes. Version 1 stores (no ``mode`` column) are migrated
+#: on their first writable open and read as all-``"eval"`` when opened readonly; any other
+#: version is refused.
+SCHEMA_VERSION = 2
+
+Mode = Literal["eval", "live"]
+#: How a record was measured: a separate evaluation pass, or the training passes themselves.
+MODES: tuple[Mode, ...] = ("eval", "live")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scalars (
@@ -38,6 +47,7 @@ CREATE TABLE IF NOT EXISTS scalars (
     metric TEXT    NOT NULL,
     layer  TEXT    NOT NULL DEFAULT '',
     value  REAL,  -- NULL encodes NaN: SQLite turns a NaN REAL into NULL on insert
+    mode   TEXT    NOT NULL DEFAULT 'eval',  -- 'eval' | 'live'
     PRIMARY KEY (step, split, metric, layer)
 );
 CREATE TABLE IF NOT EXISTS arrays (
@@ -48,6 +58,7 @@ CREATE TABLE IF NOT EXISTS arrays (
     dtype  TEXT    NOT NULL,
     shape  TEXT    NOT NULL,  -- JSON list, for inspection without decoding the blob
     data   BLOB    NOT NULL,  -- np.save(..., allow_pickle=False) bytes
+    mode   TEXT    NOT NULL DEFAULT 'eval',  -- 'eval' | 'live'
     PRIMARY KEY (step, split, metric, layer)
 );
 CREATE TABLE IF NOT EXISTS meta (
@@ -69,6 +80,7 @@ class Scalar:
         metric: Metric name, e.g. ``"accuracy"`` or ``"mir"``.
         value: The measurement; NaN is stored and read back as NaN.
         layer: Layer name, or ``""`` for a quantity that belongs to no layer.
+        mode: ``"eval"`` (a separate evaluation pass) or ``"live"`` (training passes).
     """
 
     step: int
@@ -76,6 +88,7 @@ class Scalar:
     metric: str
     value: float
     layer: str = ""
+    mode: Mode = "eval"
 
 
 # eq=False: the generated __eq__ would compare ndarrays elementwise and raise on truth testing.
@@ -90,6 +103,7 @@ class Array:
         value: A numeric ``np.ndarray`` of any shape (0-d included; a numpy scalar is stored as
             a 0-d array); object arrays are refused.
         layer: Layer name, or ``""``.
+        mode: ``"eval"`` (a separate evaluation pass) or ``"live"`` (training passes).
     """
 
     step: int
@@ -97,10 +111,11 @@ class Array:
     metric: str
     value: np.ndarray
     layer: str = ""
+    mode: Mode = "eval"
 
 
 def _check_key(
-    kind: str, i: int, step: object, split: object, metric: object, layer: object
+    kind: str, i: int, step: object, split: object, metric: object, layer: object, mode: object
 ) -> int:
     """Validate the record key fields of record ``i`` and return the step as a plain int."""
     where = f"{kind} record {i}"
@@ -113,13 +128,15 @@ def _check_key(
             raise ValueError(f"{where}: {name} must be a non-empty str, got {field!r}")
     if not isinstance(layer, str):
         raise TypeError(f"{where}: layer must be a str ('' for no layer), got {layer!r}")
+    if mode not in MODES:
+        raise ValueError(f"{where}: mode must be one of {MODES}, got {mode!r}")
     return int(step)
 
 
-def _scalar_row(i: int, s: Scalar) -> tuple[int, str, str, str, float]:
+def _scalar_row(i: int, s: Scalar) -> tuple[int, str, str, str, float, str]:
     if not isinstance(s, Scalar):
         raise TypeError(f"scalars[{i}] must be a Scalar, got {type(s).__name__}")
-    step = _check_key("scalar", i, s.step, s.split, s.metric, s.layer)
+    step = _check_key("scalar", i, s.step, s.split, s.metric, s.layer, s.mode)
     v = s.value
     # A tensor or a string would convert silently with float(); demand a plain number instead.
     if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
@@ -127,13 +144,13 @@ def _scalar_row(i: int, s: Scalar) -> tuple[int, str, str, str, float]:
             f"scalar record {i} ({s.metric}/{s.split}): value must be a real number, got "
             f"{type(v).__name__}; call .item() on a 0-d tensor or array"
         )
-    return (step, s.split, s.metric, s.layer, float(v))
+    return (step, s.split, s.metric, s.layer, float(v), s.mode)
 
 
-def _array_row(i: int, a: Array) -> tuple[int, str, str, str, str, str, bytes]:
+def _array_row(i: int, a: Array) -> tuple[int, str, str, str, str, str, bytes, str]:
     if not isinstance(a, Array):
         raise TypeError(f"arrays[{i}] must be an Array, got {type(a).__name__}")
-    step = _check_key("array", i, a.step, a.split, a.metric, a.layer)
+    step = _check_key("array", i, a.step, a.split, a.metric, a.layer, a.mode)
     v = a.value
     if isinstance(v, np.generic):  # arithmetic on 0-d arrays yields numpy scalars; keep them 0-d
         v = np.asarray(v)
@@ -157,6 +174,7 @@ def _array_row(i: int, a: Array) -> tuple[int, str, str, str, str, str, bytes]:
         v.dtype.str,
         json.dumps(list(v.shape)),
         buf.getvalue(),
+        a.mode,
     )
 
 
@@ -242,20 +260,44 @@ class RunStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             with self._transaction():
+                existed = bool(
+                    conn.execute(
+                        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='scalars'"
+                    ).fetchall()
+                )
                 # executescript would COMMIT our transaction first; run statements one by one.
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (json.dumps(SCHEMA_VERSION),),
+                    (json.dumps(1 if existed else SCHEMA_VERSION),),
                 )
+                self._migrate(conn)
         version = self.get_meta("schema_version")
-        if version != SCHEMA_VERSION:
+        self._has_mode = version == SCHEMA_VERSION
+        if version not in (1, SCHEMA_VERSION) or (version == 1 and not self.readonly):
             raise ValueError(
-                f"{self.path} has store schema version {version!r}, this infodyn reads version "
-                f"{SCHEMA_VERSION}; open it with the infodyn version that wrote it"
+                f"{self.path} has store schema version {version!r}, this infodyn reads versions "
+                f"1 and {SCHEMA_VERSION}; open it with the infodyn version that wrote it"
             )
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Bring a version-1 store to version 2 inside the open transaction.
+
+        Version 2 adds the ``mode`` column; every record written before it was measured in a
+        separate evaluation pass, which is what its default ``'eval'`` says.
+        """
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if json.loads(row[0]) != 1:
+            return
+        for table in ("scalars", "arrays"):
+            columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if "mode" not in columns:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN mode TEXT NOT NULL DEFAULT 'eval'")
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (json.dumps(SCHEMA_VERSION),)
+        )
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -297,14 +339,16 @@ class RunStore:
         """Write a batch of records in one transaction (all of it or none of it).
 
         A record whose key ``(step, split, metric, layer)`` already exists replaces the old one,
-        so re-measuring a step after a resume never duplicates it.
+        so re-measuring a step after a resume never duplicates it. It must keep the old
+        record's ``mode``: a live value never silently replaces an evaluation-pass value.
 
         Args:
             scalars: Scalar records; values may be NaN or infinite.
             arrays: Array records; numeric ``np.ndarray`` values of any shape.
 
         Raises:
-            TypeError, ValueError: A record is malformed (nothing of the batch is written).
+            TypeError, ValueError: A record is malformed, or its key is stored under the other
+                mode (nothing of the batch is written).
             PermissionError: The store is readonly.
         """
         self._check_writable("write records")
@@ -314,18 +358,53 @@ class RunStore:
         if not scalar_rows and not array_rows:
             return
         with self._transaction() as conn:
+            before = conn.total_changes
+            # The WHERE makes a write under another mode a no-op, which the change count reveals.
             conn.executemany(
-                "INSERT INTO scalars (step, split, metric, layer, value) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (step, split, metric, layer) DO UPDATE SET value = excluded.value",
+                "INSERT INTO scalars (step, split, metric, layer, value, mode) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (step, split, metric, layer) DO UPDATE SET value = excluded.value "
+                "WHERE mode = excluded.mode",
                 scalar_rows,
             )
             conn.executemany(
-                "INSERT INTO arrays (step, split, metric, layer, dtype, shape, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO arrays (step, split, metric, layer, dtype, shape, data, mode) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (step, split, metric, layer) DO UPDATE SET "
-                "dtype = excluded.dtype, shape = excluded.shape, data = excluded.data",
+                "dtype = excluded.dtype, shape = excluded.shape, data = excluded.data "
+                "WHERE mode = excluded.mode",
                 array_rows,
             )
+            if conn.total_changes - before != len(scalar_rows) + len(array_rows):
+                raise ValueError(self._mode_conflict(conn, scalar_rows, array_rows))
+
+    @staticmethod
+    def _mode_conflict(
+        conn: sqlite3.Connection,
+        scalar_rows: Sequence[tuple[Any, ...]],
+        array_rows: Sequence[tuple[Any, ...]],
+    ) -> str:
+        """Describe the first record whose key is already stored under the other mode."""
+        for table, rows in (("scalars", scalar_rows), ("arrays", array_rows)):
+            for row in rows:
+                step, split, metric, layer, mode = (*row[:4], row[-1])
+                stored = conn.execute(
+                    f"SELECT mode FROM {table} WHERE step = ? AND split = ? AND metric = ? "
+                    "AND layer = ?",
+                    (step, split, metric, layer),
+                ).fetchone()
+                if stored is not None and stored[0] != mode:
+                    return (
+                        f"{metric}/{split}[{layer}] at step {step} is already recorded in mode "
+                        f"{stored[0]!r}, not {mode!r}; record live and eval measurements under "
+                        f"different split names (e.g. 'train' and 'train-live')"
+                    )
+        return "a record conflicted with one already stored"  # pragma: no cover
+
+    @property
+    def _mode_column(self) -> str:
+        # A version-1 store opened readonly has no mode column: all its records are 'eval'.
+        return "mode" if self._has_mode else "'eval'"
 
     def scalars(
         self, *, metric: str | None = None, split: str | None = None, layer: str | None = None
@@ -333,11 +412,13 @@ class RunStore:
         """Return scalar records matching the filters (None = any), ordered by key."""
         where, params = _where(metric=metric, split=split, layer=layer)
         rows = self._query(
-            f"SELECT step, split, metric, layer, value FROM scalars{where} {_ORDER}", params
+            f"SELECT step, split, metric, layer, value, {self._mode_column} FROM scalars{where} "
+            f"{_ORDER}",
+            params,
         )
         return [
-            Scalar(step, sp, m, math.nan if v is None else float(v), lay)
-            for step, sp, m, lay, v in rows
+            Scalar(step, sp, m, math.nan if v is None else float(v), lay, mode)
+            for step, sp, m, lay, v, mode in rows
         ]
 
     def arrays(
@@ -346,9 +427,27 @@ class RunStore:
         """Return array records matching the filters (None = any), ordered by key."""
         where, params = _where(metric=metric, split=split, layer=layer)
         rows = self._query(
-            f"SELECT step, split, metric, layer, data FROM arrays{where} {_ORDER}", params
+            f"SELECT step, split, metric, layer, data, {self._mode_column} FROM arrays{where} "
+            f"{_ORDER}",
+            params,
         )
-        return [Array(step, sp, m, _decode_array(blob), lay) for step, sp, m, lay, blob in rows]
+        return [
+            Array(step, sp, m, _decode_array(blob), lay, mode)
+            for step, sp, m, lay, blob, mode in rows
+        ]
+
+    def modes(self) -> dict[tuple[str, str, str], Mode]:
+        """The mode of every series, ``{(metric, split, layer): "eval" | "live"}``.
+
+        Scalar and array series both appear; a key is in one mode only (see :meth:`write`).
+        """
+        found: dict[tuple[str, str, str], Mode] = {}
+        for table in ("scalars", "arrays"):
+            for m, s, lay, mode in self._query(
+                f"SELECT DISTINCT metric, split, layer, {self._mode_column} FROM {table}"
+            ):
+                found[(m, s, lay)] = mode
+        return found
 
     def series(
         self, metric: str, split: str, layer: str | None = None
