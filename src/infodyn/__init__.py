@@ -5,8 +5,10 @@ The public surface, by layer (compute → monitor → store → draw):
 - :mod:`infodyn.functional` — pure, differentiable estimators (``matrix_entropy``, ``mir``, …).
 - :mod:`infodyn.metrics` — ``torchmetrics.Metric`` classes that stream and reduce across ranks.
 - :mod:`infodyn.losses` — information terms as training losses.
-- :class:`ActivationCapture`, :class:`Monitor`, :func:`every`, :func:`log_spaced` — hooks and
-  schedules that record metrics while a model trains.
+- :func:`evaluate` — one forward pass per batch feeds any set of metrics; their values back.
+- :class:`ActivationCapture`, :class:`Monitor`, :class:`Probe`, :func:`every`,
+  :func:`log_spaced` — hooks and schedules that record metrics while a model trains, from a
+  separate evaluation pass or live from the training passes.
 - :class:`RunDir`, :class:`RunStore` — a run directory and its SQLite store.
 - :mod:`infodyn.viz`, :mod:`infodyn.report` — figures and HTML drawn from a store.
 """
@@ -14,6 +16,7 @@ The public surface, by layer (compute → monitor → store → draw):
 from importlib.metadata import PackageNotFoundError, version
 
 from infodyn.capture import ActivationCapture, find_classifier_head
+from infodyn.evaluation import evaluate
 from infodyn.monitor import Monitor, Probe
 from infodyn.rundir import RunDir
 from infodyn.schedules import every, log_spaced
@@ -31,6 +34,7 @@ __all__ = [
     "RunDir",
     "RunStore",
     "__version__",
+    "evaluate",
     "every",
     "find_classifier_head",
     "log_spaced",

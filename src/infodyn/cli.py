@@ -18,13 +18,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from infodyn.analysis import grokking_steps
 from infodyn.config import ConfigError
 from infodyn.experiments import experiment_names
 from infodyn.export import export_scalars
-from infodyn.report import write_report
 from infodyn.rundir import NotARunDirectoryError, RunDir, list_runs
-from infodyn.viz import draw_run_figures
+from infodyn.store import RunStore
+from infodyn.summary import RunSummary
 
 app = typer.Typer(
     name="infodyn",
@@ -98,27 +97,34 @@ def run(
             bar.update(task, completed=step, total=total)
 
         result = execute(run_dir, config, progress)
-    _print_summary(result.run)
+    _print_summary(result.run, result.summary)
     typer.echo(f"run directory: {result.run.root}")
     for figure in result.figures:
         typer.echo(f"figure: {figure}")
     typer.echo(f"report: {result.report}")
 
 
-def _print_summary(run_dir: RunDir) -> None:
+def _final_scalars(store: RunStore, metrics: tuple[str, ...]) -> list[tuple[str, float]]:
+    """``("final <split> <metric>", value)`` of each of ``metrics`` on each split stored."""
+    keys = {(m, s) for m, s, _ in store.keys()}
+    rows = []
+    for split in ("train", "test"):
+        for metric in metrics:
+            if (metric, split) in keys:
+                layers = sorted(lay for m, s, lay in store.keys() if (m, s) == (metric, split))
+                value = float(store.series(metric, split, layers[0])[1][-1])
+                rows.append((f"final {split} {metric}", value))
+    return rows
+
+
+def _print_summary(run_dir: RunDir, summary: RunSummary) -> None:
     with run_dir.store(readonly=True) as store:
-        steps = grokking_steps(store)
         meta = store.meta()
         table = Table(title=f"{run_dir.root.name}", show_header=False)
-        for split in ("train", "test"):
-            for metric in ("accuracy", "loss", "mir", "hdr"):
-                if (metric, split) in {(m, s) for m, s, _ in store.keys()}:
-                    values = store.series(metric, split)[1]
-                    table.add_row(f"final {split} {metric}", f"{values[-1]:.4f}")
-        table.add_row("train acc ≥ 0.99 at step", str(steps.fit_step))
-        table.add_row("test acc ≥ 0.9 at step", str(steps.generalize_step))
-        if steps.delay_ratio is not None:
-            table.add_row("delay ratio", f"{steps.delay_ratio:.1f}×")
+        for label, value in _final_scalars(store, ("accuracy", "loss", "mir", "hdr")):
+            table.add_row(label, f"{value:.4f}")
+        for headline in summary.headlines:
+            table.add_row(headline.label, headline.text())
         for key in ("wall_time_s", "monitor_time_s"):
             if key in meta:
                 table.add_row(key, f"{float(meta[key]):.1f}")
@@ -157,17 +163,23 @@ def list_(
 
 @app.command()
 def plot(run_path: Annotated[Path, typer.Argument(metavar="RUN", help="a run directory")]) -> None:
-    """Redraw every figure of RUN from its store."""
-    for figure in draw_run_figures(_open_run(run_path)):
+    """Redraw every figure of RUN from its store (and its report, which embeds them)."""
+    from infodyn.runner import redraw
+
+    figures, report_path = redraw(_open_run(run_path))
+    for figure in figures:
         typer.echo(f"figure: {figure}")
+    typer.echo(f"report: {report_path}")
 
 
 @app.command()
 def report(
     run_path: Annotated[Path, typer.Argument(metavar="RUN", help="a run directory")],
 ) -> None:
-    """Rewrite RUN's self-contained report.html."""
-    typer.echo(f"report: {write_report(_open_run(run_path))}")
+    """Redraw RUN's figures and rewrite its self-contained report.html."""
+    from infodyn.runner import redraw
+
+    typer.echo(f"report: {redraw(_open_run(run_path))[1]}")
 
 
 @app.command()

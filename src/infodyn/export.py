@@ -20,11 +20,12 @@ def export_scalars(store: RunStore, out: TextIO, fmt: Literal["csv", "json"]) ->
 
     Formats:
         ``csv``: header ``step,split,metric,layer,value,mode``; ``layer`` is empty where the
-        record has none; ``mode`` is ``eval`` or ``live`` (how the value was measured); values are written with ``repr`` so each float parses back to the identical
-        float (``nan``, ``inf`` and ``-inf`` included). Lossless.
+        record has none; ``mode`` is ``eval`` or ``live`` (how the value was measured); values
+        are written with ``repr`` so each float parses back to the identical float (``nan``,
+        ``inf`` and ``-inf`` included). Lossless.
 
-        ``json``: a list of ``{"step", "split", "metric", "layer", "value", "mode"}`` objects, one per
-        line, with ``layer`` null where the record has none. JSON has no literal for NaN or
+        ``json``: a list of ``{"step", "split", "metric", "layer", "value", "mode"}`` objects,
+        one per line, with ``layer`` null where the record has none. JSON has no literal for NaN or
         infinity, so non-finite values are written as null to keep the file standard JSON; use
         CSV where they matter.
 

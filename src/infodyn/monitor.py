@@ -1,23 +1,24 @@
 """The monitor: model × metrics × schedule → records in a run store.
 
 The monitor knows no metric family. A metric is any ``torchmetrics.Metric`` that declares, in
-a class attribute ``inputs``, which captured quantities its ``update`` takes, by keyword:
+a class attribute ``inputs``, which captured quantities its ``update`` takes (the list is in
+:mod:`infodyn.tap`). Each metric is attached by a :class:`Probe` that says when it is measured
+and how it is fed:
 
-========================  ==========================================================
-``features``              input of the feature layer (default: the classifier head's input)
-``head_weight``           the classifier head's weight, (C, d)
-``head_bias``             the classifier head's bias, (C,) (zeros when it has none)
-``inputs``                the batch's model inputs, as given to ``measure``
-``labels``                the batch's integer labels
-``logits``                the model's output
-``activations``           {name: output} of the modules the metric lists in ``layers``
-                          (conv maps reduced to channel means)
-========================  ==========================================================
+- ``mode="eval"`` (default): at a scheduled step, :meth:`Monitor.measure` runs a separate
+  evaluation pass over the batches it is given (:func:`infodyn.evaluate`: model in eval mode,
+  no gradients), one forward pass feeding every due metric.
+- ``mode="live"``: the metric is fed from the training forward passes themselves, detached,
+  with no second forward pass; batches in training order are its time axis (the transfer-
+  entropy papers accumulate over training passes). The training loop wraps each step in
+  :meth:`Monitor.live`; at a scheduled step the accumulated value is recorded and the metric
+  reset. ``window=k`` accumulates only over the k training steps up to each scheduled step;
+  the default accumulates over every step since the previous record.
 
-One forward pass per batch feeds every metric that is due at that step. ``compute`` returns
-named tensors, ``{metric: value}``, recorded under the feature layer when the metric reads
-``features``; or nested, ``{layer: {metric: value}}``, recorded under each outer key (e.g. a
-layer pair ``"fc1->fc2"``). One-element tensors become scalar records, others arrays.
+``compute`` returns named tensors, ``{metric: value}``, recorded under the feature layer when
+the metric reads ``features``; or nested, ``{layer: {metric: value}}``, recorded under each outer
+key (e.g. a layer pair ``"fc1->fc2"``). One-element tensors become scalar records, others
+arrays; every record carries its probe's mode.
 """
 
 from __future__ import annotations
@@ -25,65 +26,124 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from infodyn.capture import ActivationCapture, _module_by_name, find_classifier_head
+from infodyn.capture import _module_by_name
+from infodyn.evaluation import evaluate_timed
 from infodyn.schedules import Schedule
-from infodyn.store import Array, RunStore, Scalar
+from infodyn.store import Array, Mode, RunStore, Scalar
+from infodyn.tap import ModelTap, metric_inputs, metric_layers, model_device
 
-CAPTURED_INPUTS = (
-    "features",
-    "head_weight",
-    "head_bias",
-    "inputs",
-    "labels",
-    "logits",
-    "activations",
-)
+__all__ = ["LiveStep", "Monitor", "Probe", "batches_of"]
 
 
 @dataclass
 class Probe:
-    """A metric attached to a monitor, with the schedule on which it is measured."""
+    """A metric attached to a monitor: when it is measured and how it is fed.
+
+    Attributes:
+        metric: Any ``torchmetrics.Metric`` declaring ``inputs``.
+        schedule: Steps at which its value is recorded.
+        mode: ``"eval"`` — a separate evaluation pass at each scheduled step; ``"live"`` — fed
+            from the training forward passes, recorded at each scheduled step.
+        window: Live only: accumulate over this many training steps up to each scheduled
+            step (``1`` = the scheduled step's own batch); None accumulates over every step
+            since the previous record.
+    """
 
     metric: Metric
     schedule: Schedule
+    mode: Mode = "eval"
+    window: int | None = None
 
     @property
     def inputs(self) -> tuple[str, ...]:
         """The captured quantities the metric's ``update`` takes, by keyword."""
-        return tuple(getattr(self.metric, "inputs", ()))
+        return metric_inputs(self.metric)
 
     @property
     def layers(self) -> tuple[str, ...]:
         """Modules whose outputs the metric reads as ``activations``."""
-        return tuple(getattr(self.metric, "layers", ())) if "activations" in self.inputs else ()
+        return metric_layers(self.metric)
 
     def __post_init__(self) -> None:
-        inputs = getattr(self.metric, "inputs", None)
-        if not inputs or any(name not in CAPTURED_INPUTS for name in inputs):
-            raise ValueError(
-                f"{type(self.metric).__name__} must declare a class attribute `inputs` naming "
-                f"what its update() takes, from {CAPTURED_INPUTS}; got {inputs!r}"
-            )
+        metric_inputs(self.metric)
+        if self.mode not in ("eval", "live"):
+            raise ValueError(f"mode must be 'eval' or 'live', got {self.mode!r}")
+        if self.window is not None:
+            if self.mode != "live":
+                raise ValueError("window applies to live probes only; drop it or use mode='live'")
+            if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 1:
+                raise ValueError(f"window must be an int >= 1 or None, got {self.window!r}")
+
+    def accumulates_at(self, step: int) -> bool:
+        """Whether a live probe takes the training batch of ``step``."""
+        if self.window is None:
+            return True
+        return any(self.schedule(s) for s in range(step, step + self.window))
+
+
+@dataclass
+class LiveStep:
+    """Handle of one training step under :meth:`Monitor.live`; say which batch it trained on.
+
+    Call :meth:`batch` after the step's forward pass with that pass's inputs and labels.
+    """
+
+    _probes: dict[str, Probe]
+    _tap: ModelTap | None
+    _given: list[tuple[Any, Tensor]] = field(default_factory=list)
+
+    def batch(self, inputs: Any, labels: Tensor) -> None:
+        """The inputs and labels of the forward pass just made (the live metrics' samples)."""
+        if self._tap is not None:
+            metrics = {name: p.metric for name, p in self._probes.items()}
+            self._tap.feed(metrics, inputs, labels)
+        self._given.append((inputs, labels))
 
 
 class Monitor:
     """Measure attached metrics on a schedule and write every value to a :class:`RunStore`.
 
     Args:
-        model: the network being trained.
-        store: where records go; written in one transaction per :meth:`flush`.
-        probes: metrics with their schedules, keyed by a short name.
-        features: module whose *input* is the feature matrix; default the classifier head
+        model: The network being trained.
+        store: Where records go; written in one transaction per :meth:`flush`.
+        probes: Metrics with their schedules and modes, keyed by a short name.
+        features: Module whose *input* is the feature matrix; default the classifier head
             (the last ``nn.Linear``), whose input is the penultimate feature.
-        head: module whose ``weight`` is the classifier head; default the last ``nn.Linear``.
+        head: Module whose ``weight`` is the classifier head; default the last ``nn.Linear``.
 
-    The monitor times itself: :attr:`elapsed_s` is the wall time spent inside its methods.
+    The metrics' states are moved to the model's device. The monitor times itself:
+    :attr:`elapsed_s` is the wall time spent inside its methods, and :attr:`timings` splits it
+    into each probe's share, the evaluation forward passes (``"forward"``) and the store
+    (``"store"``).
+
+    Example:
+        >>> import tempfile, pathlib, torch
+        >>> from infodyn.metrics import MatrixInformation
+        >>> from infodyn.schedules import every
+        >>> net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+        >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        >>> x, y = torch.randn(32, 4), torch.arange(32) % 3
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     store = RunStore(pathlib.Path(d) / "run.sqlite")
+        ...     monitor = Monitor(net, store, {
+        ...         "mi": Probe(MatrixInformation(), every(2)),
+        ...         "mi_live": Probe(MatrixInformation(), every(2), mode="live")})
+        ...     for step in range(1, 5):
+        ...         with monitor.live(step, split="train-live") as live:
+        ...             loss = torch.nn.functional.cross_entropy(net(x), y)
+        ...             live.batch(x, y)
+        ...             opt.zero_grad(); loss.backward(); opt.step()
+        ...         _ = monitor.measure(step, "train", [(x, y)])
+        ...         monitor.flush()
+        ...     sorted({(r.split, r.mode) for r in store.scalars()})
+        ...     store.close()
+        [('train', 'eval'), ('train-live', 'live')]
     """
 
     def __init__(
@@ -98,109 +158,155 @@ class Monitor:
         self.model = model
         self.store = store
         self.probes = dict(probes)
-        head_name = head if head is not None else find_classifier_head(model)[0]
-        head_module = _module_by_name(model, head_name, "head")
-        weight = getattr(head_module, "weight", None)
-        if not isinstance(weight, Tensor) or weight.ndim != 2:
-            raise ValueError(f"head: module {head_name!r} has no 2-D `weight`; name a Linear layer")
-        self.head_name = head_name
-        self.features_name = features if features is not None else head_name
-        _module_by_name(model, self.features_name, "features")
-        # Records name where their features came from: "<module>:input" (e.g. "head:input").
-        self.features_layer = f"{self.features_name}:input"
+        # Resolves and checks head/features/layers now, so a typo fails before training.
+        tap = ModelTap(
+            model, [p.metric for p in self.probes.values()], features=features, head=head
+        )
+        self.head_name, self.features_name = tap.head_name, tap.features_name
         for probe in self.probes.values():
             for layer in probe.layers:
                 _module_by_name(model, layer, "layers")
+        # Records name where their features came from: "<module>:input" (e.g. "head:input").
+        self.features_layer = f"{self.features_name}:input"
+        device = model_device(model)
+        for probe in self.probes.values():
+            probe.metric.to(device)
         self.elapsed_s = 0.0
+        self.timings: dict[str, float] = {}
+        self._fed: dict[str, int] = dict.fromkeys(self.probes, 0)
         self._pending: list[Scalar] = []
         self._pending_arrays: list[Array] = []
 
-    def _head_weight(self) -> Tensor:
-        weight = self.model.get_submodule(self.head_name).weight
-        assert isinstance(weight, Tensor)  # checked in __init__
-        return weight
-
-    def _head_bias(self) -> Tensor:
-        bias = getattr(self.model.get_submodule(self.head_name), "bias", None)
-        if isinstance(bias, Tensor):
-            return bias
-        weight = self._head_weight()
-        return torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device)
+    def _charge(self, part: str, seconds: float) -> None:
+        self.elapsed_s += seconds
+        self.timings[part] = self.timings.get(part, 0.0) + seconds
 
     @contextmanager
-    def _timed(self) -> Iterator[None]:
+    def _timed(self, part: str) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
         finally:
-            self.elapsed_s += time.perf_counter() - start
+            self._charge(part, time.perf_counter() - start)
 
-    def due(self, step: int) -> list[str]:
-        """Names of the probes whose schedule fires at ``step``."""
-        return [name for name, probe in self.probes.items() if probe.schedule(step)]
+    def due(self, step: int, mode: Mode = "eval") -> list[str]:
+        """Names of the probes of ``mode`` whose schedule fires at ``step``."""
+        return [n for n, p in self.probes.items() if p.mode == mode and p.schedule(step)]
 
     def measure(
-        self, step: int, split: str, batches: Iterable[tuple[Tensor, Tensor]]
+        self, step: int, split: str, batches: Iterable[tuple[Any, Tensor]]
     ) -> dict[str, float]:
-        """Run every probe due at ``step`` over ``batches`` of (inputs, labels); queue records.
+        """Run every eval probe due at ``step`` over ``batches`` of (inputs, labels); queue records.
 
-        The model is put in eval mode under ``torch.no_grad`` and restored afterwards.
-        Returns the scalar values measured, keyed by metric name.
+        One evaluation pass (:func:`infodyn.evaluate`) feeds every due metric. Returns the
+        scalar values measured, keyed by metric name (``metric@layer`` off the feature layer).
         """
-        due = self.due(step)
+        due = self.due(step, "eval")
         if not due:
             return {}
-        with self._timed():
-            metrics = [self.probes[name].metric for name in due]
-            inputs = [self.probes[name].inputs for name in due]
-            head_weight = self._head_weight().detach()
-            head_bias = self._head_bias().detach()
-            was_training = self.model.training
-            self.model.eval()
-            try:
-                layers = sorted({name for p in (self.probes[n] for n in due) for name in p.layers})
-                capture = ActivationCapture(
-                    self.model, layers, inputs=[self.features_name], reduction="channel_mean"
-                )
-                with torch.no_grad(), capture as cap:
-                    for x, y in batches:
-                        logits = self.model(x)
-                        available = {
-                            "features": cap.input(self.features_name),
-                            "head_weight": head_weight,
-                            "head_bias": head_bias,
-                            "inputs": x,
-                            "labels": y,
-                            "logits": logits,
-                            "activations": dict(cap.outputs()),
-                        }
-                        for metric, needs in zip(metrics, inputs, strict=True):
-                            metric.update(**{k: available[k] for k in needs})
-            finally:
-                self.model.train(was_training)
-            measured: dict[str, float] = {}
-            for metric, needs in zip(metrics, inputs, strict=True):
-                default_layer = self.features_layer if "features" in needs else ""
-                for layer, key, value in _records(metric.compute(), default_layer):
-                    if value.numel() == 1:
-                        measured[f"{key}@{layer}" if layer != default_layer else key] = float(value)
-                        self._pending.append(Scalar(step, split, key, float(value), layer))
-                    else:
-                        array = value.detach().cpu().numpy()
-                        self._pending_arrays.append(Array(step, split, key, array, layer))
-                metric.reset()
-            return measured
+        start = time.perf_counter()
+        values, seconds = evaluate_timed(
+            self.model,
+            batches,
+            {name: self.probes[name].metric for name in due},
+            features=self.features_name,
+            head=self.head_name,
+        )
+        spent = time.perf_counter() - start
+        self._charge("forward", spent - sum(seconds.values()))
+        for name, metric_seconds in seconds.items():
+            self._charge(name, metric_seconds)
+        measured: dict[str, float] = {}
+        for name in due:
+            with self._timed(name):
+                measured.update(self._queue(name, values[name], step, split, "eval"))
+        return measured
 
-    def log(self, step: int, split: str, values: Mapping[str, float], layer: str = "") -> None:
-        """Queue scalar values computed by the training loop itself (loss, accuracy, …)."""
-        with self._timed():
-            self._pending.extend(Scalar(step, split, k, float(v), layer) for k, v in values.items())
+    @contextmanager
+    def live(self, step: int, split: str = "train") -> Iterator[LiveStep]:
+        """Wrap one training step so live probes take its forward pass; record those due.
+
+        Inside the block, run the step (forward, backward, optimizer step) and call
+        ``handle.batch(inputs, labels)`` after its forward pass. On leaving the block, every
+        live probe whose schedule fires at ``step`` records its accumulated value under
+        ``split`` (mode ``"live"``) and is reset. With no live probe taking this step, no hook
+        is attached and the block costs nothing.
+        """
+        taking = [
+            name for name, p in self.probes.items() if p.mode == "live" and p.accumulates_at(step)
+        ]
+        probes = [self.probes[name] for name in taking]
+        if not probes:
+            yield LiveStep({}, None)
+        else:
+            tap = ModelTap(
+                self.model,
+                [p.metric for p in probes],
+                features=self.features_name,
+                head=self.head_name,
+            )
+            handle = LiveStep(dict(zip(taking, probes, strict=True)), tap)
+            with tap:
+                yield handle
+            for name in taking:
+                self._fed[name] += len(handle._given)
+            for name, seconds in tap.seconds.items():
+                self._charge(name, seconds)
+        for name in self.due(step, "live"):
+            if self._fed[name] == 0:
+                continue  # nothing trained on yet (e.g. step 0): no value to record
+            with self._timed(name):
+                self._queue(name, self.probes[name].metric.compute(), step, split, "live")
+            self._fed[name] = 0
+
+    def fed(self, name: str) -> int:
+        """How many training batches live probe ``name`` has taken since its last record."""
+        return self._fed[name]
+
+    def restore_fed(self, name: str, batches: int) -> None:
+        """Set :meth:`fed` of live probe ``name`` (when its metric state is restored on resume)."""
+        self._fed[name] = batches
+
+    def _queue(
+        self, name: str, value: object, step: int, split: str, mode: Mode
+    ) -> dict[str, float]:
+        """Turn one metric's ``compute()`` into queued records; reset the metric."""
+        probe = self.probes[name]
+        default_layer = self.features_layer if "features" in probe.inputs else ""
+        measured: dict[str, float] = {}
+        for layer, key, tensor in _records(value, default_layer):
+            if tensor.numel() == 1:
+                measured[f"{key}@{layer}" if layer != default_layer else key] = float(tensor)
+                self._pending.append(Scalar(step, split, key, float(tensor), layer, mode))
+            else:
+                array = tensor.detach().cpu().numpy()
+                self._pending_arrays.append(Array(step, split, key, array, layer, mode))
+        probe.metric.reset()
+        return measured
+
+    def log(
+        self,
+        step: int,
+        split: str,
+        values: Mapping[str, float],
+        layer: str = "",
+        mode: Mode = "eval",
+    ) -> None:
+        """Queue scalar values computed by the training loop itself (loss, accuracy, …).
+
+        ``mode`` says how they were measured: ``"eval"`` for a separate evaluation pass,
+        ``"live"`` for values of the training step itself (e.g. its batch loss).
+        """
+        with self._timed("store"):
+            self._pending.extend(
+                Scalar(step, split, k, float(v), layer, mode) for k, v in values.items()
+            )
 
     def flush(self) -> None:
         """Write every queued record in one transaction."""
         if not self._pending and not self._pending_arrays:
             return
-        with self._timed():
+        with self._timed("store"):
             self.store.write(self._pending, self._pending_arrays)
             self._pending, self._pending_arrays = [], []
 

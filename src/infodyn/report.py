@@ -17,16 +17,23 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from infodyn.analysis import FIT_THRESHOLD, GENERALIZE_THRESHOLD, grokking_steps
 from infodyn.rundir import RunDir, atomic_write_text
 from infodyn.store import RunStore
+from infodyn.summary import RunSummary
 from infodyn.viz import FIGURES, draw_run_figures
 
 __all__ = ["flatten_config", "write_report"]
 
 #: Meta keys the experiments write; each is shown when present and ignored when absent.
-_TIMING_KEYS = ("wall_time_s", "train_time_s", "monitor_time_s")
-_SHOWN_META = {*_TIMING_KEYS, "steps_completed", "device", "threads", "schema_version"}
+_TIMING_KEYS = ("wall_time_s", "train_time_s", "monitor_time_s", "checkpoint_time_s")
+_SHOWN_META = {
+    *_TIMING_KEYS,
+    "steps_completed",
+    "device",
+    "threads",
+    "schema_version",
+    "monitor_times",
+}
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -121,33 +128,20 @@ def _final_values(store: RunStore) -> list[tuple[str, str]]:
     return rows
 
 
-def _summary(run: RunDir, store: RunStore, meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _summary(
+    store: RunStore, summary: RunSummary, meta: Mapping[str, Any]
+) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
-    last = store.last_step()
-    steps_done = meta.get("steps_completed", last)
+    steps_done = meta.get("steps_completed", store.last_step())
     if steps_done is not None:
         rows.append(("steps completed", _esc(steps_done)))
-    g = grokking_steps(store)
-    never = "not reached"
-    rows.append(
-        (
-            f"train accuracy ≥ {FIT_THRESHOLD:g} (fit)",
-            f"step {g.fit_step:,}" if g.fit_step is not None else never,
-        )
-    )
-    rows.append(
-        (
-            f"test accuracy ≥ {GENERALIZE_THRESHOLD:g} (generalise)",
-            f"step {g.generalize_step:,}" if g.generalize_step is not None else never,
-        )
-    )
-    ratio = g.delay_ratio
-    rows.append(("generalise / fit step ratio", f"{ratio:.3g}" if ratio is not None else "—"))
+    rows.extend((_esc(h.label), _esc(h.text())) for h in summary.headlines)
     rows.extend(_final_values(store))
     labels = {
         "wall_time_s": "wall time",
         "train_time_s": "training time",
         "monitor_time_s": "monitor time (metrics + store)",
+        "checkpoint_time_s": "checkpoint time",
     }
     for key in _TIMING_KEYS:
         if key in meta:
@@ -155,6 +149,10 @@ def _summary(run: RunDir, store: RunStore, meta: Mapping[str, Any]) -> list[tupl
     wall, mon = meta.get("wall_time_s"), meta.get("monitor_time_s")
     if isinstance(wall, int | float) and isinstance(mon, int | float) and wall > 0:
         rows.append(("monitor overhead", f"{100 * mon / wall:.1f}% of wall time"))
+    parts = meta.get("monitor_times")
+    if isinstance(parts, Mapping) and parts:
+        split = ", ".join(f"{_esc(k)} {_duration(v)}" for k, v in sorted(parts.items()))
+        rows.append(("monitor time by part", split))
     for key in ("device", "threads"):
         if key in meta:
             rows.append((key, _esc(meta[key])))
@@ -187,11 +185,13 @@ def _figures_html(paths: Iterable[Path]) -> str:
     return "".join(parts) or "<p>No figures: the store holds none of the metrics they draw.</p>"
 
 
-def write_report(run: RunDir, *, redraw: bool = True) -> Path:
+def write_report(run: RunDir, summary: RunSummary | None = None, *, redraw: bool = True) -> Path:
     """Write ``report.html`` for ``run`` and return its path.
 
     Args:
         run: The run directory.
+        summary: The experiment's headlines and step markers
+            (:func:`infodyn.runner.summarize_run`); None shows the store's values alone.
         redraw: Redraw the figures from the store first (so the page is never stale); with
             False, embed the registered PNGs already in ``figures/``.
 
@@ -199,8 +199,9 @@ def write_report(run: RunDir, *, redraw: bool = True) -> Path:
         ``run.report_path``, written atomically.
     """
     config = run.config()
+    summary = summary if summary is not None else RunSummary()
     paths = (
-        draw_run_figures(run)
+        draw_run_figures(run, summary.markers)
         if redraw
         else [
             run.figures_dir / s.filename
@@ -210,7 +211,7 @@ def write_report(run: RunDir, *, redraw: bool = True) -> Path:
     )
     with run.store(readonly=True) as store:
         meta = store.meta()
-        summary = _summary(run, store, meta)
+        summary_rows = _summary(store, summary, meta)
     experiment = config.get("experiment")
     title = f"{run.name} — {experiment}" if experiment else run.name
     config_rows = [(_esc(k), f"<code>{_esc(v)}</code>") for k, v in flatten_config(config)]
@@ -230,7 +231,7 @@ def write_report(run: RunDir, *, redraw: bool = True) -> Path:
 <h1>{_esc(title)}</h1>
 <p class="sub">infodyn run report · {_esc(str(run.root))}</p>
 <h2>Summary</h2>
-{_table(summary)}
+{_table(summary_rows)}
 <h2>Figures</h2>
 {_figures_html(paths)}
 <h2>Config</h2>

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,15 +11,20 @@ from typing import Any
 from infodyn.config import ConfigError, build_config
 from infodyn.experiments import get_experiment
 from infodyn.experiments.base import ExperimentConfig, ProgressCallback
+from infodyn.loop import CheckpointCallback, RunLoop
 from infodyn.report import write_report
 from infodyn.rundir import RunDir, new_run_dir
+from infodyn.summary import RunSummary
 from infodyn.viz import draw_run_figures
 
 
 @dataclass(frozen=True)
 class RunResult:
+    """A finished (or resumed-to-the-end) run: its last values, summary, figures and report."""
+
     run: RunDir
     final: dict[str, Any]
+    summary: RunSummary
     figures: list[Path]
     report: Path
 
@@ -55,14 +60,59 @@ def reopen_run(path: Path) -> tuple[RunDir, ExperimentConfig]:
     return run, build_config(spec.config_type, base=saved)
 
 
-def execute(run: RunDir, config: ExperimentConfig, progress: ProgressCallback) -> RunResult:
-    """Train (or continue training) ``run`` to the end, then write figures and the report."""
-    final = get_experiment(config.experiment).run(config, run, progress)
-    figures = draw_run_figures(run)
-    report = write_report(run, redraw=False)
-    return RunResult(run, final, figures, report)
+def execute(
+    run: RunDir,
+    config: ExperimentConfig,
+    progress: ProgressCallback | None = None,
+    *,
+    on_checkpoint: CheckpointCallback | None = None,
+) -> RunResult:
+    """Train (or continue training) ``run`` to the end, then write figures and the report.
+
+    Args:
+        run: A run directory created for ``config`` (a fresh one, or one to resume).
+        config: The validated experiment config.
+        progress: Called as ``progress(step, total)`` after each step.
+        on_checkpoint: Called as ``on_checkpoint(step)`` after each checkpoint, once the
+            store holds everything up to that step.
+    """
+    experiment = get_experiment(config.experiment)
+    final = RunLoop(experiment, config, run, progress=progress, on_checkpoint=on_checkpoint).run()
+    summary = summarize_run(run)
+    figures = draw_run_figures(run, summary.markers)
+    report = write_report(run, summary, redraw=False)
+    return RunResult(run, final, summary, figures, report)
 
 
-def describe(result: RunResult) -> str:
-    """A short JSON summary of the finished run's final values."""
-    return json.dumps({k: round(v, 6) for k, v in result.final.items()}, indent=2)
+def summarize_run(run: RunDir) -> RunSummary:
+    """The run's experiment's reading of its store: headlines and figure markers.
+
+    A run whose config names no registered experiment (e.g. a store written by a user's own
+    :class:`~infodyn.Monitor`) gets an empty summary: no headlines, no markers.
+    """
+    saved = run.config()
+    name = saved.get("experiment")
+    with run.store(readonly=True) as store:
+        try:
+            experiment = get_experiment(name) if isinstance(name, str) else None
+        except ValueError:
+            experiment = None
+        if experiment is None:
+            return RunSummary()
+        try:
+            config = build_config(experiment.config_type, base=saved)
+        except ConfigError as err:
+            warnings.warn(
+                f"{run.config_path} does not validate as a {name} config ({err}); the run is "
+                f"shown without the experiment's headlines and markers",
+                stacklevel=2,
+            )
+            return RunSummary()
+        return experiment.summarize(store, config)
+
+
+def redraw(run: RunDir) -> tuple[list[Path], Path]:
+    """Redraw every figure of ``run`` from its store and rewrite its report."""
+    summary = summarize_run(run)
+    figures = draw_run_figures(run, summary.markers)
+    return figures, write_report(run, summary, redraw=False)

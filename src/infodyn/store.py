@@ -4,10 +4,11 @@ Records are keyed by ``(step, split, metric, layer)``; ``layer`` is ``""`` for a
 quantity such as loss. Each record also says how it was measured, its ``mode``: ``"eval"`` for a
 separate evaluation pass (model in eval mode, no gradients), ``"live"`` for values accumulated
 from the training forward passes themselves. One series (a key without its step) has one mode:
-writing a key again under the other mode is refused. Scalars live in one table, arrays (``.npy`` bytes, never pickled) in
-another, and JSON-encoded metadata in a third. Each :meth:`RunStore.write` call is one SQLite
-transaction in WAL mode, so a reader never sees half a batch and a run killed with SIGKILL leaves
-a store that opens with every committed batch complete.
+writing a key again under the other mode is refused. Scalars live in one table, arrays
+(``.npy`` bytes, never pickled) in another, and JSON-encoded metadata in a third. Each
+:meth:`RunStore.write` call is one SQLite transaction in WAL mode, so a reader never sees half a
+batch and a run killed with SIGKILL leaves a store that opens with every committed batch
+complete.
 
 SQLite stores a NaN ``REAL`` as ``NULL``; the store reads ``NULL`` back as NaN so a diverged
 metric is kept faithfully, and it never writes NaN for a value that was not NaN.

@@ -6,27 +6,40 @@ Train accuracy saturates within a few hundred steps; test accuracy follows thous
 later. MIR, HDR and both matrix entropies of (penultimate features, head rows) are recorded on a
 log-spaced schedule, per split, on fixed evaluation subsets, and (``monitor.richness``) the
 dynamical richness D_LR of the same features with the logits as the learned functions.
+
+``monitor.capture=live`` takes the training split's values from the training forward passes
+themselves (the full-batch pass of each scheduled step, its first ``eval_samples`` rows)
+instead of a separate evaluation pass; the test split is always measured by evaluation.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from pydantic import Field
 
-from infodyn.checkpoint import latest_checkpoint, save_checkpoint
+from infodyn.analysis import FIT_THRESHOLD, GENERALIZE_THRESHOLD, grokking_steps
 from infodyn.config import StrictConfig
 from infodyn.data.modular import ModularSplit, split_modular
 from infodyn.experiments._training import fixed_subset, full_batch_step, loss_and_accuracy
-from infodyn.experiments.base import Experiment, ExperimentConfig, ProgressCallback, register
+from infodyn.experiments.base import (
+    Experiment,
+    ExperimentConfig,
+    LoopSchedules,
+    ProbePlan,
+    Setup,
+    StepResult,
+    register,
+)
 from infodyn.metrics import MatrixInformation, Richness
 from infodyn.models.mlp import ModularMLP
-from infodyn.monitor import Monitor, Probe, batches_of
-from infodyn.rundir import RunDir
+from infodyn.monitor import Probe, batches_of
 from infodyn.schedules import AnyOf, at_steps, every, log_spaced
+from infodyn.store import RunStore
+from infodyn.summary import Headline, Marker, RunSummary, Span, StepMarkers
 
 
 class ModularDataConfig(StrictConfig):
@@ -55,6 +68,11 @@ class GrokkingMonitorConfig(StrictConfig):
     richness: bool = Field(True, description="also record D_LR and its curves (Nam et al.)")
     log_every: int = Field(10, ge=1, description="loss/accuracy every this many steps")
     checkpoint_every: int = Field(500, ge=1)
+    capture: Literal["eval", "live"] = Field(
+        "eval",
+        description="train-split MIR/HDR/D_LR from a separate evaluation pass or live from the "
+        "training passes",
+    )
 
 
 class GrokkingConfig(ExperimentConfig):
@@ -66,18 +84,40 @@ class GrokkingConfig(ExperimentConfig):
     monitor: GrokkingMonitorConfig = GrokkingMonitorConfig()
 
 
+@dataclass
+class GrokkingSetup(Setup):
+    """Model, optimiser and the data split (on the run's device)."""
+
+    data: ModularSplit | None = None
+
+    @property
+    def split(self) -> ModularSplit:
+        assert self.data is not None  # always set by build
+        return self.data
+
+
 def build_grokking(
-    config: GrokkingConfig,
+    config: GrokkingConfig, device: torch.device | str = "cpu"
 ) -> tuple[ModularSplit, ModularMLP, torch.optim.AdamW]:
-    """The seeded data split, freshly initialised model and optimizer of a grokking run."""
-    torch.manual_seed(config.seed)
+    """The seeded data split, freshly initialised model and optimizer of a grokking run.
+
+    The caller seeds torch first (the run loop does, with ``config.seed``).
+    """
     data = split_modular(
         config.data.modulus,
         config.data.train_fraction,
         seed=config.seed,
         operation=config.data.operation,
     )
+    data = dataclasses.replace(
+        data,
+        x_train=data.x_train.to(device),
+        y_train=data.y_train.to(device),
+        x_test=data.x_test.to(device),
+        y_test=data.y_test.to(device),
+    )
     model = ModularMLP(config.data.modulus, config.model.embed_dim, config.model.hidden_dim)
+    model.to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(),
         lr=config.optim.lr,
@@ -87,100 +127,117 @@ def build_grokking(
     return data, model, optimizer
 
 
-def run_grokking(config: GrokkingConfig, run: RunDir, progress: ProgressCallback) -> dict[str, Any]:
-    """Train (or resume) the grokking run in ``run``; returns the final values."""
-    started = time.perf_counter()
-    torch.set_num_threads(config.threads)
-    data, model, optimizer = build_grokking(config)
-    store = run.store()
-    device = torch.device(config.device)
-    model.to(device)
-    data = dataclasses.replace(
-        data,
-        x_train=data.x_train.to(device),
-        y_train=data.y_train.to(device),
-        x_test=data.x_test.to(device),
-        y_test=data.y_test.to(device),
-    )
-    first_step = 0
-    overhead_before = wall_before = 0.0
-    checkpoint = latest_checkpoint(run)
-    if checkpoint is not None:
-        step, state = checkpoint
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        first_step = step + 1
-        overhead_before = float(store.get_meta("monitor_time_s", 0.0))
-        wall_before = float(store.get_meta("wall_time_s", 0.0))
-    # Records after the last checkpoint are measured again; drop them so nothing is doubled.
-    store.truncate_after(first_step - 1)
+def grokking_markers(store: RunStore) -> tuple[tuple[Headline, ...], StepMarkers]:
+    """Fit and generalisation steps of a run as headlines and step-axis markers.
 
-    mon = config.monitor
-    schedule = AnyOf((log_spaced(1, config.steps, mon.points), at_steps(config.steps)))
-    metric = MatrixInformation(mode=mon.mode, max_samples=mon.eval_samples)
-    probes = {"matrix_information": Probe(metric, schedule)}
-    if mon.richness:
-        probes["richness"] = Probe(Richness(max_samples=mon.eval_samples), schedule)
-    monitor = Monitor(model, store, probes, head="head")
-    evaluation = {
-        split: batches_of(x[idx], y[idx], mon.eval_batch)
-        for split, x, y, idx in (
-            (
-                "train",
-                data.x_train,
-                data.y_train,
-                fixed_subset(len(data.y_train), mon.eval_samples, config.seed + 1),
-            ),
-            (
-                "test",
-                data.x_test,
-                data.y_test,
-                fixed_subset(len(data.y_test), mon.eval_samples, config.seed + 2),
-            ),
+    Fitting is train accuracy reaching 0.99 and generalising test accuracy reaching 0.9
+    (Power et al. 2022); the stretch between them is shaded.
+    """
+    g = grokking_steps(store)
+    fit, gen, ratio = g.fit_step, g.generalize_step, g.delay_ratio
+    headlines = (
+        Headline("fit_step", f"train acc ≥ {FIT_THRESHOLD:g} at step", fit, "{:,.0f}"),
+        Headline("generalize_step", f"test acc ≥ {GENERALIZE_THRESHOLD:g} at step", gen, "{:,.0f}"),
+        Headline("delay_ratio", "delay ratio (generalise / fit step)", ratio, "{:.1f}×"),
+    )
+    lines = []
+    if fit is not None:
+        lines.append(Marker(fit, f"train acc ≥ {FIT_THRESHOLD:g} (step {fit:,})", "0.35", ":"))
+    if gen is not None:
+        lines.append(
+            Marker(gen, f"test acc ≥ {GENERALIZE_THRESHOLD:g} (step {gen:,})", "tab:green", "-.")
         )
-    }
-    log_loss = AnyOf((every(mon.log_every), schedule))
-    checkpoints = AnyOf((every(mon.checkpoint_every), at_steps(config.steps)))
-    final: dict[str, Any] = {}
-    for step in range(first_step, config.steps + 1):
-        if step > 0:
-            full_batch_step(model, optimizer, data.x_train, data.y_train)
-        if log_loss(step):
-            for split, x, y in (
-                ("train", data.x_train, data.y_train),
-                ("test", data.x_test, data.y_test),
-            ):
-                values = loss_and_accuracy(model, x, y)
-                monitor.log(step, split, values)
-                final.update({f"{split}_{k}": v for k, v in values.items()})
-        for split, batches in evaluation.items():
-            final.update(
-                {f"{split}_{k}": v for k, v in monitor.measure(step, split, batches()).items()}
-            )
-        monitor.flush()
-        if checkpoints(step):
-            tick = time.perf_counter()
-            save_checkpoint(
-                run,
-                step,
-                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step},
-            )
-            monitor.elapsed_s += time.perf_counter() - tick
-            store.set_meta("steps_completed", step)
-            store.set_meta("monitor_time_s", overhead_before + monitor.elapsed_s)
-            store.set_meta("wall_time_s", wall_before + time.perf_counter() - started)
-        progress(step, config.steps)
-    store.set_meta("threads", config.threads)
-    store.set_meta("device", str(device))
-    store.close()
-    return final
+    spans: tuple[Span, ...] = ()
+    if fit is not None and gen is not None and gen > fit:
+        spans = (Span(fit, gen, "train fit, test not yet generalised"),)
+    if fit is None and gen is None:
+        caption = "no grokking transition recorded"
+    else:
+        caption = ", ".join(
+            [
+                f"train fit at step {fit:,}" if fit is not None else "train never fit",
+                f"test generalised at step {gen:,}"
+                if gen is not None
+                else "test never generalised",
+            ]
+        )
+        if ratio is not None:
+            caption += f" ({ratio:.3g}× later)"
+    return headlines, StepMarkers(tuple(lines), spans, caption)
 
 
-GROKKING = register(
-    Experiment(
-        name="grokking",
-        description="modular addition: memorise first, generalise much later; MIR/HDR meanwhile",
-        config_type=GrokkingConfig,
-        run=run_grokking,
-    )
-)
+class Grokking(Experiment[GrokkingConfig, GrokkingSetup]):
+    """Modular arithmetic: memorise first, generalise much later; MIR/HDR and D_LR meanwhile."""
+
+    name = "grokking"
+    description = "modular addition: memorise first, generalise much later; MIR/HDR meanwhile"
+    config_type = GrokkingConfig
+
+    def build(self, config: GrokkingConfig, device: torch.device) -> GrokkingSetup:
+        data, model, optimizer = build_grokking(config, device)
+        return GrokkingSetup(model=model, optimizer=optimizer, data=data)
+
+    def train_step(self, setup: GrokkingSetup, step: int) -> StepResult:
+        data = setup.split
+        full_batch_step(setup.model, setup.optimizer, data.x_train, data.y_train)
+        return StepResult(inputs=data.x_train, labels=data.y_train)
+
+    def schedules(self, config: GrokkingConfig) -> LoopSchedules:
+        mon = config.monitor
+        return LoopSchedules(
+            log=AnyOf((every(mon.log_every), self._measure_schedule(config))),
+            checkpoint=AnyOf((every(mon.checkpoint_every), at_steps(config.steps))),
+        )
+
+    @staticmethod
+    def _measure_schedule(config: GrokkingConfig) -> AnyOf:
+        return AnyOf((log_spaced(1, config.steps, config.monitor.points), at_steps(config.steps)))
+
+    def probes(self, setup: GrokkingSetup, config: GrokkingConfig) -> ProbePlan:
+        mon, data = config.monitor, setup.split
+        schedule = self._measure_schedule(config)
+        subsets = {
+            "train": (data.x_train, data.y_train, config.seed + 1),
+            "test": (data.x_test, data.y_test, config.seed + 2),
+        }
+        if mon.capture == "live":
+            # The scheduled step's own full-batch pass, first eval_samples rows (pooled).
+            del subsets["train"]
+        evaluation = {
+            split: batches_of(x[idx], y[idx], mon.eval_batch)
+            for split, (x, y, seed) in subsets.items()
+            for idx in [fixed_subset(len(y), mon.eval_samples, seed)]
+        }
+        probes = {
+            "matrix_information": Probe(
+                MatrixInformation(mode=mon.mode, max_samples=mon.eval_samples), schedule
+            )
+        }
+        if mon.richness:
+            probes["richness"] = Probe(Richness(max_samples=mon.eval_samples), schedule)
+        if mon.capture == "live":
+            probes["matrix_information_live"] = Probe(
+                MatrixInformation(mode="pooled", max_samples=mon.eval_samples),
+                schedule,
+                mode="live",
+                window=1,
+            )
+            if mon.richness:
+                probes["richness_live"] = Probe(
+                    Richness(max_samples=mon.eval_samples), schedule, mode="live", window=1
+                )
+        return ProbePlan(probes=probes, evaluation=evaluation, head="head")
+
+    def log_values(self, setup: GrokkingSetup, step: int) -> dict[str, dict[str, float]]:
+        data = setup.split
+        return {
+            "train": loss_and_accuracy(setup.model, data.x_train, data.y_train),
+            "test": loss_and_accuracy(setup.model, data.x_test, data.y_test),
+        }
+
+    def summarize(self, store: RunStore, config: GrokkingConfig) -> RunSummary:
+        headlines, markers = grokking_markers(store)
+        return RunSummary(headlines=headlines, markers=markers)
+
+
+GROKKING = register(Grokking())

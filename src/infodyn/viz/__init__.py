@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from infodyn.rundir import RunDir, atomic_write_bytes
 from infodyn.store import RunStore
+from infodyn.summary import NO_MARKERS, StepMarkers
 from infodyn.viz.collapse import (
     COLLAPSE_METRICS,
     IB_METRICS,
@@ -52,13 +53,14 @@ class FigureSpec:
         filename: PNG name inside the run's ``figures/``.
         caption: One line for the report.
         metrics: Scalar metrics the figure reads; it is drawn when any of them is stored.
-        draw: ``store -> (fig, axes)``.
+        draw: ``(store, markers) -> (fig, axes)``; ``markers`` are the experiment's step
+            markers (figures without a step axis ignore them).
     """
 
     filename: str
     caption: str
     metrics: tuple[str, ...]
-    draw: Callable[[RunStore], tuple[Figure, np.ndarray]]
+    draw: Callable[[RunStore, StepMarkers], tuple[Figure, np.ndarray]]
 
     def applies_to(self, store: RunStore) -> bool:
         """Whether ``store`` holds any metric this figure reads."""
@@ -70,8 +72,9 @@ FIGURES: list[FigureSpec] = [
     FigureSpec(
         filename="training.png",
         caption=(
-            "Accuracy and loss per split (train solid, test dashed); vertical lines mark train "
-            "accuracy ≥ 0.99 and test accuracy ≥ 0.9, shading the delay between them."
+            "Accuracy and loss per split (train solid, test dashed), with the experiment's "
+            "step markers (for grokking: train accuracy ≥ 0.99, test accuracy ≥ 0.9, the delay "
+            "between them shaded)."
         ),
         metrics=("accuracy", "loss"),
         draw=plot_training_curves,
@@ -80,7 +83,7 @@ FIGURES: list[FigureSpec] = [
         filename="matrix_information.png",
         caption=(
             "Matrix information: MIR and HDR (left) and the matrix entropies of features and "
-            "classifier head in nats (right), with the same transition markers."
+            "classifier head in nats (right), with the same step markers."
         ),
         metrics=MATRIX_INFO_METRICS,
         draw=plot_matrix_information,
@@ -89,7 +92,7 @@ FIGURES: list[FigureSpec] = [
         filename="neural_collapse.png",
         caption=(
             "Neural collapse: RNC1, V_W/V_B, NC1 and CDNV (log scale), the NC2 deviations from "
-            "a simplex ETF, and NC3/NC4, per split, with the grokking markers."
+            "a simplex ETF, and NC3/NC4, per split, with the step markers."
         ),
         metrics=COLLAPSE_METRICS,
         draw=plot_neural_collapse,
@@ -120,13 +123,16 @@ FIGURES: list[FigureSpec] = [
             "coloured by step; dotted line at k = C."
         ),
         metrics=RICHNESS_METRICS,
-        draw=plot_richness,
+        draw=lambda store, _markers: plot_richness(store),
     ),
 ]
 
 
-def draw_run_figures(run: RunDir) -> list[Path]:
+def draw_run_figures(run: RunDir, markers: StepMarkers = NO_MARKERS) -> list[Path]:
     """Draw every registered figure whose metrics are in the run's store, as PNGs.
+
+    ``markers`` (from the experiment's :class:`~infodyn.summary.RunSummary`, see
+    :func:`infodyn.runner.summarize_run`) are drawn on every step axis.
 
     Each PNG is written atomically into ``run.figures_dir`` (created if missing), so a viewer
     never sees half a file. A figure whose metrics are absent is skipped.
@@ -140,7 +146,7 @@ def draw_run_figures(run: RunDir) -> list[Path]:
         for spec in FIGURES:
             if not spec.applies_to(store):
                 continue
-            fig, _ = spec.draw(store)
+            fig, _ = spec.draw(store, markers)
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=DPI)
             path = run.figures_dir / spec.filename

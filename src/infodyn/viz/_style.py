@@ -1,4 +1,4 @@
-"""Shared look of infodyn figures: step axis, split line styles, grokking transition markers.
+"""Shared look of infodyn figures: step axis, split line styles, the experiment's step markers.
 
 Figures are plain :class:`matplotlib.figure.Figure` objects, never pyplot, so drawing holds no
 global state and works headless and from threads.
@@ -12,15 +12,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from infodyn.analysis import FIT_THRESHOLD, GENERALIZE_THRESHOLD, GrokkingSteps, grokking_steps
 from infodyn.store import RunStore
+from infodyn.summary import NO_MARKERS, StepMarkers
 
 #: Line style per split; the spec of every figure: train solid, test dashed.
 SPLIT_LINESTYLE = {"train": "-", "test": "--"}
 SPLIT_ORDER = ("train", "test")
-FIT_COLOR = "0.35"
-GENERALIZE_COLOR = "tab:green"
-BAND_COLOR = "tab:green"
 
 
 def new_figure(
@@ -68,52 +65,45 @@ def set_step_axis(ax: Axes) -> None:
     ax.grid(True, which="major", alpha=0.3)
 
 
-def mark_transition(ax: Axes, grokking: GrokkingSteps, *, label: bool = True) -> list[Artist]:
-    """Draw the fit and generalisation steps as vertical lines with the delay shaded between.
+def mark_steps(ax: Axes, markers: StepMarkers, *, label: bool = True) -> list[Artist]:
+    """Draw an experiment's step markers: vertical lines and shaded stretches.
 
     Args:
         ax: The panel.
-        grokking: Steps from :func:`infodyn.analysis.grokking_steps`; a missing step is not drawn.
+        markers: From the experiment's :class:`~infodyn.summary.RunSummary` (e.g. grokking's
+            fit and generalisation steps).
         label: Give the markers legend labels (set False on all panels but one).
 
     Returns:
         The artists drawn, for :func:`add_figure_legend`.
     """
-    fit, gen = grokking.fit_step, grokking.generalize_step
     drawn: list[Artist] = []
-    if fit is not None:
+    for line in markers.lines:
         drawn.append(
             ax.axvline(
-                fit,
-                color=FIT_COLOR,
-                linestyle=":",
+                line.step,
+                color=line.color,
+                linestyle=line.linestyle,
                 linewidth=1.5,
-                label=f"train acc ≥ {FIT_THRESHOLD:g} (step {fit:,})" if label else "_nolegend_",
+                label=line.label if label else "_nolegend_",
             )
         )
-    if gen is not None:
-        drawn.append(
-            ax.axvline(
-                gen,
-                color=GENERALIZE_COLOR,
-                linestyle="-.",
-                linewidth=1.5,
-                label=(
-                    f"test acc ≥ {GENERALIZE_THRESHOLD:g} (step {gen:,})" if label else "_nolegend_"
-                ),
-            )
-        )
-    if fit is not None and gen is not None and gen > fit:
+    for span in markers.spans:
         drawn.append(
             ax.axvspan(
-                fit,
-                gen,
-                color=BAND_COLOR,
-                alpha=0.08,
-                label="train fit, test not yet generalised" if label else "_nolegend_",
+                span.start,
+                span.end,
+                color=span.color,
+                alpha=span.alpha,
+                label=span.label if label else "_nolegend_",
             )
         )
     return drawn
+
+
+def titled(title: str, markers: StepMarkers) -> str:
+    """A figure title with the markers' caption appended, when there is one."""
+    return f"{title} — {markers.caption}" if markers.caption else title
 
 
 def add_figure_legend(fig: Figure, handles: list[Artist]) -> None:
@@ -129,21 +119,6 @@ def add_figure_legend(fig: Figure, handles: list[Artist]) -> None:
             frameon=False,
             fontsize="small",
         )
-
-
-def transition_title(grokking: GrokkingSteps) -> str:
-    """A one-line summary of the transition for a figure title."""
-    fit, gen, ratio = grokking.fit_step, grokking.generalize_step, grokking.delay_ratio
-    if fit is None and gen is None:
-        return "no grokking transition recorded"
-    parts = [
-        f"train fit at step {fit:,}" if fit is not None else "train never fit",
-        f"test generalised at step {gen:,}" if gen is not None else "test never generalised",
-    ]
-    text = ", ".join(parts)
-    if ratio is not None:
-        text += f" ({ratio:.3g}× later)"
-    return text
 
 
 def no_data(ax: Axes, what: str) -> None:
@@ -218,16 +193,18 @@ Panel = tuple[str, str, str, bool, tuple[tuple[str, str, str], ...]]
 
 
 def plot_metric_panels(
-    store: RunStore, panels: tuple[Panel, ...], title: str
+    store: RunStore,
+    panels: tuple[Panel, ...],
+    title: str,
+    markers: StepMarkers = NO_MARKERS,
 ) -> tuple[Figure, np.ndarray]:
-    """Metrics against step in side-by-side panels, with the grokking markers of the run.
+    """Metrics against step in side-by-side panels, with the run's step markers.
 
     Each panel draws its metrics for every split (train solid, test dashed) on the shared log
     step axis; a panel whose metrics are all absent says so.
     """
-    grokking = grokking_steps(store)
     fig, axes = new_figure(len(panels))
-    markers: list[Artist] = []
+    legend_markers: list[Artist] = []
     for ax, (panel_title, ylabel, what, log_y, metrics) in zip(axes, panels, strict=True):
         ax.set_title(panel_title)
         curves = draw_metric_panel(ax, store, metrics, what)
@@ -236,10 +213,10 @@ def plot_metric_panels(
         set_step_axis(ax)
         if log_y:
             ax.set_yscale("log")
-        drawn = mark_transition(ax, grokking, label=not markers)
-        markers = markers or drawn
+        drawn = mark_steps(ax, markers, label=not legend_markers)
+        legend_markers = legend_markers or drawn
         ax.set_ylabel(ylabel)
         ax.legend(handles=curves, loc="best", fontsize="small")
-    add_figure_legend(fig, markers)
-    fig.suptitle(f"{title} — {transition_title(grokking)}")
+    add_figure_legend(fig, legend_markers)
+    fig.suptitle(titled(title, markers))
     return fig, axes

@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from infodyn.store import RunStore
+from infodyn.summary import NO_MARKERS, StepMarkers
 from infodyn.viz._style import Panel, plot_metric_panels
 
 __all__ = [
@@ -80,15 +81,19 @@ COLLAPSE_METRICS = tuple(m for panel in _COLLAPSE_PANELS for m, _, _ in panel[4]
 IB_METRICS = tuple(m for panel in _IB_PANELS for m, _, _ in panel[4])
 
 
-def plot_neural_collapse(store: RunStore) -> tuple[Figure, np.ndarray]:
+def plot_neural_collapse(
+    store: RunStore, markers: StepMarkers = NO_MARKERS
+) -> tuple[Figure, np.ndarray]:
     """RNC1, NC1 and CDNV (log), the NC2 measures, and NC3/NC4 against step, per split.
 
     Reads the scalars that ``infodyn.metrics.NeuralCollapse`` records; the paper's headline
     curve is RNC1 (Sakamoto & Sato), whose fall should accompany the rise of test accuracy.
     """
-    return plot_metric_panels(store, _COLLAPSE_PANELS, "Neural collapse")
+    return plot_metric_panels(store, _COLLAPSE_PANELS, "Neural collapse", markers)
 
 
-def plot_information_bottleneck(store: RunStore) -> tuple[Figure, np.ndarray]:
+def plot_information_bottleneck(
+    store: RunStore, markers: StepMarkers = NO_MARKERS
+) -> tuple[Figure, np.ndarray]:
     """I(Z;X), I(Z;Y) and the redundant information, by k-NN MI and by nHSIC, against step."""
-    return plot_metric_panels(store, _IB_PANELS, "Information bottleneck")
+    return plot_metric_panels(store, _IB_PANELS, "Information bottleneck", markers)

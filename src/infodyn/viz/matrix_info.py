@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from infodyn.store import RunStore
+from infodyn.summary import NO_MARKERS, StepMarkers
 from infodyn.viz._style import Panel, plot_metric_panels
 
 __all__ = ["MATRIX_INFO_METRICS", "plot_matrix_information"]
@@ -20,7 +21,9 @@ _ENTROPIES = (
 MATRIX_INFO_METRICS = tuple(m for m, _, _ in _RATIOS + _ENTROPIES)
 
 
-def plot_matrix_information(store: RunStore) -> tuple[Figure, np.ndarray]:
+def plot_matrix_information(
+    store: RunStore, markers: StepMarkers = NO_MARKERS
+) -> tuple[Figure, np.ndarray]:
     """MIR and HDR (left) and the matrix entropies of features and head (right) against step.
 
     Reads the scalars ``mir``, ``hdr``, ``entropy_features`` and ``entropy_head`` (entropies in
@@ -28,10 +31,11 @@ def plot_matrix_information(store: RunStore) -> tuple[Figure, np.ndarray]:
     splits (a property of the weights, like the head's entropy) is drawn once, solid, labelled
     e.g. ``H(head) train = test``. Where a metric is stored for several
     layers, the first layer by name is drawn and named in the panel title. The step axis and
-    the grokking markers match :func:`infodyn.viz.training.plot_training_curves`.
+    the step markers match :func:`infodyn.viz.training.plot_training_curves`.
 
     Args:
         store: A run store; a panel whose metrics are all missing says so.
+        markers: The experiment's step markers.
 
     Returns:
         ``(fig, axes)`` with ``axes`` an array of the 2 panels.
@@ -50,4 +54,4 @@ def plot_matrix_information(store: RunStore) -> tuple[Figure, np.ndarray]:
         ("Matrix information ratios", "ratio (MIR, HDR)", "MIR/HDR", False, _RATIOS),
         ("Matrix entropies", "matrix entropy (nats)", "matrix entropies", False, _ENTROPIES),
     )
-    return plot_metric_panels(store, panels, "Matrix information")
+    return plot_metric_panels(store, panels, "Matrix information", markers)

@@ -1,4 +1,4 @@
-"""Training curves: accuracy and loss against step, with the grokking transition marked."""
+"""Training curves: accuracy and loss against step, with the experiment's step markers."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
-from infodyn.analysis import grokking_steps
 from infodyn.store import RunStore
+from infodyn.summary import NO_MARKERS, StepMarkers
 from infodyn.viz._style import (
     add_figure_legend,
     layer_series,
-    mark_transition,
+    mark_steps,
     new_figure,
     no_data,
     ordered_splits,
     set_step_axis,
     split_linestyle,
-    transition_title,
+    titled,
 )
 
 __all__ = ["plot_training_curves"]
@@ -25,17 +25,19 @@ __all__ = ["plot_training_curves"]
 _SPLIT_COLOR = {"train": "tab:blue", "test": "tab:orange"}
 
 
-def plot_training_curves(store: RunStore) -> tuple[Figure, np.ndarray]:
+def plot_training_curves(
+    store: RunStore, markers: StepMarkers = NO_MARKERS
+) -> tuple[Figure, np.ndarray]:
     """Accuracy (left) and loss (right, log y) against step for every split in the store.
 
-    Train is solid, test dashed; the step axis is symlog so step 0 is kept. Vertical lines
-    mark where train accuracy reaches 0.99 and test accuracy reaches 0.9
-    (:func:`infodyn.analysis.grokking_steps`), with the stretch between them shaded. One legend
-    under both panels explains splits and markers.
+    Train is solid, test dashed; the step axis is symlog so step 0 is kept. The experiment's
+    step markers (e.g. grokking's fit and generalisation steps, the delay between them shaded)
+    are drawn on both panels. One legend under both panels explains splits and markers.
 
     Args:
         store: A run store with ``accuracy`` and/or ``loss`` scalars; a missing metric leaves
             its panel saying so.
+        markers: Vertical lines, shaded stretches and a title caption from the experiment.
 
     Returns:
         ``(fig, axes)`` with ``axes`` an array of the 2 panels.
@@ -50,13 +52,12 @@ def plot_training_curves(store: RunStore) -> tuple[Figure, np.ndarray]:
         >>> axes.shape, len(axes[1].lines)
         ((2,), 1)
     """
-    grokking = grokking_steps(store)
     fig, axes = new_figure(2)
     panels = (
         (axes[0], "accuracy", "accuracy", False),
         (axes[1], "loss", "loss (log scale)", True),
     )
-    markers: list[Artist] = []
+    legend_markers: list[Artist] = []
     # Both panels show the same splits in the same styles: one shared legend under them.
     split_handles: dict[str, Artist] = {}
     for ax, metric, ylabel, log_y in panels:
@@ -81,9 +82,9 @@ def plot_training_curves(store: RunStore) -> tuple[Figure, np.ndarray]:
         else:
             ax.set_ylim(-0.02, 1.02)  # accuracies are fractions in [0, 1]
         set_step_axis(ax)
-        drawn = mark_transition(ax, grokking, label=not markers)
-        markers = markers or drawn
+        drawn = mark_steps(ax, markers, label=not legend_markers)
+        legend_markers = legend_markers or drawn
         ax.set_ylabel(ylabel)
-    add_figure_legend(fig, [*split_handles.values(), *markers])
-    fig.suptitle(f"Training curves — {transition_title(grokking)}")
+    add_figure_legend(fig, [*split_handles.values(), *legend_markers])
+    fig.suptitle(titled("Training curves", markers))
     return fig, axes

@@ -9,7 +9,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from infodyn.store import RunStore
-from infodyn.viz._style import new_figure, no_data, set_step_axis
+from infodyn.summary import NO_MARKERS, StepMarkers
+from infodyn.viz._style import add_figure_legend, mark_steps, new_figure, no_data, set_step_axis
 
 __all__ = ["TE_METRICS", "plot_transfer_entropy"]
 
@@ -26,10 +27,12 @@ def _split_for(store: RunStore, metric: str) -> str | None:
     return min(splits) if splits else None
 
 
-def plot_transfer_entropy(store: RunStore) -> tuple[Figure, np.ndarray]:
+def plot_transfer_entropy(
+    store: RunStore, markers: StepMarkers = NO_MARKERS
+) -> tuple[Figure, np.ndarray]:
     """Left: the TE plane, one trajectory per hidden layer, x = TE(prev → layer), y = TE(layer →
     next) (pair means, bits), coloured by step. Right: mean TE of each adjacent layer pair
-    against step. Uses the ``train`` split when present.
+    against step, with the experiment's step ``markers``. Uses the ``train`` split when present.
     """
     fig, axes = new_figure(2)
     plane, pairs = axes
@@ -39,7 +42,7 @@ def plot_transfer_entropy(store: RunStore) -> tuple[Figure, np.ndarray]:
     top = max((int(s.max()) for s in steps_all if s.size), default=1)
     norm: Normalize = LogNorm(vmin=1, vmax=max(top, 2)) if top > 1 else Normalize(0, 1)
     cmap = colormaps["viridis"]
-    markers = "osD^v<>"
+    shapes = "osD^v<>"
     for k, layer in enumerate(hidden):
         assert split is not None
         steps, x = store.series("te_in", split, layer=layer)
@@ -48,7 +51,7 @@ def plot_transfer_entropy(store: RunStore) -> tuple[Figure, np.ndarray]:
         x, y = x[ix], y[iy]
         plane.plot(x, y, color="0.6", linewidth=0.8, zorder=1)
         points = plane.scatter(
-            x, y, c=np.maximum(common, 1), cmap=cmap, norm=norm, marker=markers[k % len(markers)],
+            x, y, c=np.maximum(common, 1), cmap=cmap, norm=norm, marker=shapes[k % len(shapes)],
             label=f"layer {layer}", zorder=2, edgecolors="k", linewidths=0.3,
         )  # fmt: skip
         if k == 0:
@@ -66,16 +69,19 @@ def plot_transfer_entropy(store: RunStore) -> tuple[Figure, np.ndarray]:
 
     pair_split = _split_for(store, "te_mean")
     pair_layers = sorted({lay for m, s, lay in store.keys() if m == "te_mean" and s == pair_split})
+    pair_lines = []
     for layer in pair_layers:
         assert pair_split is not None
         steps, values = store.series("te_mean", pair_split, layer=layer)
-        pairs.plot(steps, values, marker=".", label=layer)
+        pair_lines.extend(pairs.plot(steps, values, marker=".", label=layer))
     if pair_layers:
         set_step_axis(pairs)
         pairs.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
         pairs.set_ylabel("mean TE over neuron pairs (bits)")
         pairs.set_title(f"TE per adjacent layer pair ({pair_split})")
-        pairs.legend(loc="best", fontsize="small")
+        drawn = mark_steps(pairs, markers)
+        pairs.legend(handles=pair_lines, loc="best", fontsize="small")
+        add_figure_legend(fig, drawn)
     else:
         no_data(pairs, "TE per layer pair")
     return fig, axes
