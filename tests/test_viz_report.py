@@ -164,6 +164,17 @@ def test_registry_filenames_are_unique() -> None:
     assert len(names) == len(set(names)) and all(n.endswith(".png") for n in names)
 
 
+def test_an_experiment_figure_is_drawn_and_captioned(run: RunDir) -> None:
+    from infodyn.summary import FigureSpec
+    from infodyn.viz import plot_training_curves
+
+    extra = FigureSpec("extra.png", "An experiment's own figure", ("loss",), plot_training_curves)
+    summary = RunSummary(figures=(extra,))
+    assert [p.name for p in draw_run_figures(run, summary)][-1] == "extra.png"
+    page = write_report(run, summary).read_text(encoding="utf-8")
+    assert "An experiment&#x27;s own figure" in page and page.count("data:image/png") == 3
+
+
 def test_figures_without_markers_have_none(run: RunDir) -> None:
     with run.store(readonly=True) as store:
         fig, axes = plot_training_curves(store)

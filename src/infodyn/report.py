@@ -19,8 +19,8 @@ from typing import Any
 
 from infodyn.rundir import RunDir, atomic_write_text
 from infodyn.store import RunStore
-from infodyn.summary import RunSummary
-from infodyn.viz import FIGURES, draw_run_figures
+from infodyn.summary import FigureSpec, RunSummary
+from infodyn.viz import draw_run_figures, figure_specs
 
 __all__ = ["flatten_config", "write_report"]
 
@@ -172,8 +172,8 @@ def _versions() -> list[tuple[str, str]]:
     return rows
 
 
-def _figures_html(paths: Iterable[Path]) -> str:
-    captions = {spec.filename: spec.caption for spec in FIGURES}
+def _figures_html(paths: Iterable[Path], specs: Iterable[FigureSpec]) -> str:
+    captions = {spec.filename: spec.caption for spec in specs}
     parts = []
     for path in paths:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -200,13 +200,12 @@ def write_report(run: RunDir, summary: RunSummary | None = None, *, redraw: bool
     """
     config = run.config()
     summary = summary if summary is not None else RunSummary()
+    specs = figure_specs(summary)
     paths = (
-        draw_run_figures(run, summary.markers)
+        draw_run_figures(run, summary)
         if redraw
         else [
-            run.figures_dir / s.filename
-            for s in FIGURES
-            if (run.figures_dir / s.filename).is_file()
+            run.figures_dir / s.filename for s in specs if (run.figures_dir / s.filename).is_file()
         ]
     )
     with run.store(readonly=True) as store:
@@ -233,7 +232,7 @@ def write_report(run: RunDir, summary: RunSummary | None = None, *, redraw: bool
 <h2>Summary</h2>
 {_table(summary_rows)}
 <h2>Figures</h2>
-{_figures_html(paths)}
+{_figures_html(paths, specs)}
 <h2>Config</h2>
 {_table(config_rows, header=("key", "value"))}
 <h2>Run metadata</h2>

@@ -79,7 +79,7 @@ def execute(
     experiment = get_experiment(config.experiment)
     final = RunLoop(experiment, config, run, progress=progress, on_checkpoint=on_checkpoint).run()
     summary = summarize_run(run)
-    figures = draw_run_figures(run, summary.markers)
+    figures = draw_run_figures(run, summary)
     report = write_report(run, summary, redraw=False)
     return RunResult(run, final, summary, figures, report)
 
@@ -114,5 +114,5 @@ def summarize_run(run: RunDir) -> RunSummary:
 def redraw(run: RunDir) -> tuple[list[Path], Path]:
     """Redraw every figure of ``run`` from its store and rewrite its report."""
     summary = summarize_run(run)
-    figures = draw_run_figures(run, summary.markers)
+    figures = draw_run_figures(run, summary)
     return figures, write_report(run, summary, redraw=False)

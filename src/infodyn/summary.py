@@ -1,4 +1,4 @@
-"""What an experiment says about one of its runs: headline values and step markers.
+"""What an experiment says about one of its runs: headlines, step markers, extra figures.
 
 Figures, the run report, ``infodyn run``/``list`` and ``infodyn compare`` show a run through a
 :class:`RunSummary`. The experiment computes it from the store (e.g. grokking finds the steps
@@ -9,9 +9,22 @@ holds, so no viewer knows any experiment by name.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["NO_MARKERS", "Headline", "Marker", "RunSummary", "Span", "StepMarkers"]
+if TYPE_CHECKING:
+    from infodyn.store import RunStore
+
+__all__ = [
+    "NO_MARKERS",
+    "FigureSpec",
+    "Headline",
+    "Marker",
+    "RunSummary",
+    "Span",
+    "StepMarkers",
+]
 
 
 @dataclass(frozen=True)
@@ -88,11 +101,42 @@ class Headline:
 
 
 @dataclass(frozen=True)
+class FigureSpec:
+    """One figure drawn from a run's store.
+
+    Attributes:
+        filename: PNG name inside the run's ``figures/``.
+        caption: One line for the report.
+        metrics: Scalar metrics the figure reads; it is drawn when any of them is stored.
+        draw: ``(store, markers) -> (fig, axes)``; ``markers`` are the experiment's step
+            markers (figures without a step axis ignore them).
+    """
+
+    filename: str
+    caption: str
+    metrics: tuple[str, ...]
+    draw: Callable[[RunStore, StepMarkers], tuple[Any, Any]]
+
+    def applies_to(self, store: RunStore) -> bool:
+        """Whether ``store`` holds any metric this figure reads."""
+        stored = {m for m, _, _ in store.keys()}
+        return any(m in stored for m in self.metrics)
+
+
+@dataclass(frozen=True)
 class RunSummary:
-    """An experiment's reading of one run: headline values and step markers."""
+    """An experiment's reading of one run.
+
+    Attributes:
+        headlines: Headline values, shown by the report, ``infodyn run``/``list`` and compared
+            across runs by ``infodyn compare``.
+        markers: Drawn on every step axis of the run's figures.
+        figures: Figures of the experiment's own, drawn after the built-in ones.
+    """
 
     headlines: tuple[Headline, ...] = ()
     markers: StepMarkers = NO_MARKERS
+    figures: tuple[FigureSpec, ...] = ()
 
     def headline(self, key: str) -> Headline | None:
         """The headline called ``key``, or None."""

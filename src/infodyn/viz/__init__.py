@@ -7,16 +7,11 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from matplotlib.figure import Figure
 
 from infodyn.rundir import RunDir, atomic_write_bytes
-from infodyn.store import RunStore
-from infodyn.summary import NO_MARKERS, StepMarkers
+from infodyn.summary import FigureSpec, RunSummary
 from infodyn.viz.collapse import (
     COLLAPSE_METRICS,
     IB_METRICS,
@@ -32,6 +27,7 @@ __all__ = [
     "FIGURES",
     "FigureSpec",
     "draw_run_figures",
+    "figure_specs",
     "plot_information_bottleneck",
     "plot_matrix_information",
     "plot_neural_collapse",
@@ -43,29 +39,6 @@ __all__ = [
 
 #: Resolution of saved PNGs.
 DPI = 120
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    """One registered figure.
-
-    Attributes:
-        filename: PNG name inside the run's ``figures/``.
-        caption: One line for the report.
-        metrics: Scalar metrics the figure reads; it is drawn when any of them is stored.
-        draw: ``(store, markers) -> (fig, axes)``; ``markers`` are the experiment's step
-            markers (figures without a step axis ignore them).
-    """
-
-    filename: str
-    caption: str
-    metrics: tuple[str, ...]
-    draw: Callable[[RunStore, StepMarkers], tuple[Figure, np.ndarray]]
-
-    def applies_to(self, store: RunStore) -> bool:
-        """Whether ``store`` holds any metric this figure reads."""
-        stored = {m for m, _, _ in store.keys()}
-        return any(m in stored for m in self.metrics)
 
 
 FIGURES: list[FigureSpec] = [
@@ -128,11 +101,17 @@ FIGURES: list[FigureSpec] = [
 ]
 
 
-def draw_run_figures(run: RunDir, markers: StepMarkers = NO_MARKERS) -> list[Path]:
-    """Draw every registered figure whose metrics are in the run's store, as PNGs.
+def figure_specs(summary: RunSummary | None = None) -> list[FigureSpec]:
+    """The built-in figures followed by the experiment's own (``summary.figures``)."""
+    return [*FIGURES, *(summary.figures if summary is not None else ())]
 
-    ``markers`` (from the experiment's :class:`~infodyn.summary.RunSummary`, see
-    :func:`infodyn.runner.summarize_run`) are drawn on every step axis.
+
+def draw_run_figures(run: RunDir, summary: RunSummary | None = None) -> list[Path]:
+    """Draw every figure whose metrics are in the run's store, as PNGs.
+
+    ``summary`` (the experiment's reading of the run, see
+    :func:`infodyn.runner.summarize_run`) adds its step markers to every step axis and its own
+    figures after the built-in ones.
 
     Each PNG is written atomically into ``run.figures_dir`` (created if missing), so a viewer
     never sees half a file. A figure whose metrics are absent is skipped.
@@ -142,8 +121,9 @@ def draw_run_figures(run: RunDir, markers: StepMarkers = NO_MARKERS) -> list[Pat
     """
     run.figures_dir.mkdir(exist_ok=True)
     written = []
+    markers = summary.markers if summary is not None else RunSummary().markers
     with run.store(readonly=True) as store:
-        for spec in FIGURES:
+        for spec in figure_specs(summary):
             if not spec.applies_to(store):
                 continue
             fig, _ = spec.draw(store, markers)
