@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-
 from infodyn.rundir import RunDir, atomic_write_bytes
 from infodyn.summary import FigureSpec, RunSummary
 from infodyn.viz.collapse import (
