@@ -8,12 +8,13 @@ export OMP_NUM_THREADS ?= 2
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints/cpu.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# torch first and pinned: the CPU wheel lies on this machine's disk.
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	# pyproject.toml asks for a torch range; constraints/cpu.txt pins this machine's CPU build
+	# (its wheel lies on disk), so neither step can pull a CUDA build. torch goes in first.
+	$(BIN)/python -m pip install -q -c constraints/cpu.txt torch
+	$(BIN)/python -m pip install -q -c constraints/cpu.txt -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
