@@ -18,7 +18,7 @@ from infodyn.rundir import (
     new_run_dir,
     new_run_name,
 )
-from infodyn.store import RunStore, Scalar
+from infodyn.store import SCHEMA_VERSION, RunStore, Scalar
 
 CONFIG = {"experiment": "grokking", "model": {"width": 128}, "seed": 0}
 
@@ -38,7 +38,7 @@ def test_create_lays_out_the_directory(tmp_path: Path) -> None:
     assert run.config() == CONFIG
     assert run.report_path == run.root / "report.html"
     with run.store() as store:
-        assert store.scalars() == [] and store.get_meta("schema_version") == 1
+        assert store.scalars() == [] and store.get_meta("schema_version") == SCHEMA_VERSION
 
 
 def test_open_round_trip_and_store_access(tmp_path: Path) -> None:
