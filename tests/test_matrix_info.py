@@ -361,7 +361,7 @@ def test_rank_one_batch_is_rejected() -> None:
 
 
 def test_bad_options_are_rejected() -> None:
-    with pytest.raises(ValueError, match="chunk_size must be None or a positive"):
+    with pytest.raises(ValueError, match="chunk_size must be None or an integer >= 1, got 0"):
         matrix_entropy(torch.randn(4, 2), chunk_size=0)
     with pytest.raises(TypeError, match="dtype must be a real floating"):
         matrix_entropy(torch.randn(4, 2), dtype=torch.int64)

@@ -296,11 +296,11 @@ def test_errors_name_the_argument_and_the_fix() -> None:
             _richness_from_moments(path)
     with pytest.raises(ValueError, match="features has 0 columns"):
         d_lr(torch.zeros(240, 0), out)
-    with pytest.raises(ValueError, match="k must be None or a positive"):
+    with pytest.raises(ValueError, match="k must be None or an integer >= 1, got 0"):
         richness(phi, out, k=0)
     with pytest.raises(ValueError, match="targets holds values in"):
         richness(phi, out, labels + 3)
-    with pytest.raises(ValueError, match="chunk_size must be None"):
+    with pytest.raises(ValueError, match="chunk_size must be None or an integer >= 1, got 0"):
         d_lr(phi, out, chunk_size=0)
     with pytest.raises(ValueError, match="features_b is constant"):
         linear_cka(phi, torch.zeros(240, 2))

@@ -530,7 +530,7 @@ def test_bad_delay_is_rejected(delay: object) -> None:
 
 
 def test_bad_chunk_size_is_rejected() -> None:
-    with pytest.raises(ValueError, match="chunk_size must be None or a positive int"):
+    with pytest.raises(ValueError, match="chunk_size must be None or an integer >= 1, got 0"):
         transfer_entropy(torch.zeros(10, 2), torch.zeros(10, 2), chunk_size=0)
 
 
@@ -541,7 +541,7 @@ def test_bad_q_is_rejected(q: float) -> None:
 
 
 def test_bad_scope_is_rejected() -> None:
-    with pytest.raises(ValueError, match="scope must be 'layer' or 'neuron', got 'epoch'"):
+    with pytest.raises(ValueError, match="scope must be one of 'layer', 'neuron'; got 'epoch'"):
         binarize(torch.randn(10, 3), scope="epoch")
 
 

@@ -11,11 +11,12 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from infodyn._validation import check_finite, check_tensor
+from infodyn._validation import check_choice, check_finite, check_tensor
 
 __all__ = ["Scope", "binarize", "binarize_fixed"]
 
 Scope = Literal["layer", "neuron"]
+SCOPES: tuple[Scope, ...] = ("layer", "neuron")
 
 
 def _quantile_along(x: Tensor, q: float, dim: int | None) -> Tensor:
@@ -63,8 +64,7 @@ def binarize(x: Tensor, q: float = 0.95, *, scope: Scope = "layer") -> Tensor:
         raise ValueError(f"x is empty (shape {tuple(x.shape)})")
     if not 0.0 < q < 1.0:
         raise ValueError(f"q must lie in (0, 1), got {q}; 0.95 keeps the top 5 % as 1")
-    if scope not in ("layer", "neuron"):
-        raise ValueError(f"scope must be 'layer' or 'neuron', got {scope!r}")
+    check_choice("scope", scope, SCOPES)
     values = x if x.is_floating_point() else x.double()
     check_finite("x", values)
     dim = None if scope == "layer" else 0

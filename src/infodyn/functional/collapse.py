@@ -24,12 +24,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from infodyn._validation import (
-    check_matrix,
-)
+from infodyn._validation import check_choice, check_int, check_matrix
 from infodyn.functional.collapse_stats import (
     MEASURES,
     PINV_RTOL,
+    RNC1_NORMS,
     CollapseStats,
     RNC1Norm,
     _check_bias,
@@ -147,6 +146,7 @@ def rnc1(
         >>> round(float(rnc1(h, y)), 4), round(float(rnc1(h, y, norm="max")), 4)  # 1/36, 1/144
         (0.0278, 0.0069)
     """
+    check_choice("norm", norm, RNC1_NORMS)
     return _measure("rnc1", features, labels, num_classes, rnc1_norm=norm)
 
 
@@ -354,10 +354,7 @@ def margins(
     w = _check_weight(weight, num_classes, x.shape[1]).detach().to(x)
     b = _check_bias(bias, num_classes)
     for name, index in (("class_a", class_a), ("class_b", class_b)):
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"{name} must be an int class index, got {index!r}")
-        if not 0 <= index < num_classes:
-            raise ValueError(f"{name}={index} is outside [0, {num_classes - 1}]")
+        check_int(name, index, minimum=0, maximum=num_classes - 1, hint="it is a class index")
     if class_a == class_b:
         raise ValueError(f"class_a and class_b are both {class_a}; pick two different classes")
     direction = w[class_a] - w[class_b]

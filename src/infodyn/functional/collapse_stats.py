@@ -19,7 +19,9 @@ import torch
 from torch import Tensor
 
 from infodyn._validation import (
+    check_choice,
     check_finite,
+    check_int,
     check_labels,
     check_matrix,
     check_same_rows,
@@ -49,6 +51,8 @@ NEEDS_SECOND_MOMENT = frozenset({"nc1"})
 PINV_RTOL = 1e-10
 
 RNC1Norm = Literal["mean", "max"]
+#: The scales RNC1 may divide by: the mean feature norm (authors' code) or the largest (paper).
+RNC1_NORMS: tuple[RNC1Norm, ...] = ("mean", "max")
 
 
 @dataclass
@@ -81,8 +85,7 @@ def _resolve_num_classes(labels: object, num_classes: int | None) -> int:
         if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool or y.numel() == 0:
             check_labels("labels", y, n=y.shape[0] if y.ndim else -1, num_classes=1)
         num_classes = int(y.max()) + 1
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise TypeError(f"num_classes must be an int or None, got {num_classes!r}")
+    num_classes = check_int("num_classes", num_classes)
     if num_classes < 2:
         raise ValueError(
             f"num_classes is {num_classes} (labels hold 1 distinct class); neural collapse "
@@ -213,8 +216,7 @@ def _collapse_compute(
     unknown = set(measures) - set(MEASURES)
     if unknown:
         raise ValueError(f"unknown measure(s) {sorted(unknown)}; choose from {MEASURES}")
-    if rnc1_norm not in ("mean", "max"):
-        raise ValueError(f"rnc1_norm must be 'mean' or 'max', got {rnc1_norm!r}")
+    check_choice("rnc1_norm", rnc1_norm, RNC1_NORMS)
     _check_classes(stats.counts)
     counts, sums = stats.counts, stats.sums
     num_classes, n = counts.numel(), counts.sum()

@@ -44,7 +44,14 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from infodyn._validation import check_labels, check_matrix, check_same_rows, check_tensor
+from infodyn._validation import (
+    check_int,
+    check_labels,
+    check_matrix,
+    check_same_rows,
+    check_tensor,
+)
+from infodyn.functional._chunking import check_chunk_size, row_slices
 
 __all__ = [
     "RichnessResult",
@@ -55,6 +62,8 @@ __all__ = [
 #: Singular values of F_c below this fraction of the largest count as zero (METRICS.md §4).
 RANK_TOL = 1e-6
 _F64 = torch.float64
+#: What ``k`` means, for its error message (shared with ``metrics.Richness``).
+_K_HINT = "it is the number of leading modes kept in each curve; None keeps all p"
 
 
 class RichnessResult(NamedTuple):
@@ -87,20 +96,6 @@ class _Moments(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 # validation
-
-
-def _check_chunk_size(chunk_size: object) -> None:
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
-    ):
-        raise ValueError(
-            f"chunk_size must be None or a positive number of rows, got {chunk_size!r}"
-        )
-
-
-def _check_k(k: object) -> None:
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-        raise ValueError(f"k must be None or a positive number of modes, got {k!r}")
 
 
 def _feature_matrix(name: str, value: object) -> Tensor:
@@ -138,11 +133,6 @@ def _targets_matrix(targets: object, *, n: int, num_classes: int | None, c: int)
     classes = c if num_classes is None else num_classes
     y = check_labels("targets", y, n=n, num_classes=classes)
     return torch.nn.functional.one_hot(y.long(), classes).to(_F64)
-
-
-def _row_slices(n: int, chunk_size: int | None) -> list[slice]:
-    step = n if chunk_size is None else chunk_size
-    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +174,7 @@ def _d_lr_from_samples(phi: Tensor, out: Tensor, chunk_size: int | None) -> Tens
     mean = phi.mean(dim=0)
     q = _centred_output_basis(out)
     r = q.shape[1]
-    slices = _row_slices(n, chunk_size)
+    slices = row_slices(n, chunk_size)
     aligned = torch.zeros(r, p, dtype=_F64, device=phi.device)  # QᵀΦ_c
     for rows in slices:
         aligned += q[rows].mT @ (phi[rows] - mean)
@@ -237,7 +227,7 @@ def d_lr(features: Tensor, outputs: Tensor, *, chunk_size: int | None = None) ->
         >>> round(float(d_lr(features, logits)), 6)
         0.0
     """
-    _check_chunk_size(chunk_size)
+    check_chunk_size(chunk_size)
     phi, out = _pair(features, outputs)
     return _d_lr_from_samples(phi, out, chunk_size)
 
@@ -252,7 +242,7 @@ def _moments(
     """Sums over the rows of float64 (Φ, F, Y), ``chunk_size`` rows at a time."""
     p, c = phi.shape[1], out.shape[1]
     phi_phi = torch.zeros(p, p, dtype=_F64, device=phi.device)
-    for rows in _row_slices(phi.shape[0], chunk_size):
+    for rows in row_slices(phi.shape[0], chunk_size):
         phi_phi += phi[rows].mT @ phi[rows]
     return _Moments(
         num_samples=torch.tensor(float(phi.shape[0]), dtype=_F64, device=phi.device),
@@ -323,7 +313,7 @@ def _spectrum_from_dual(
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
     """The same from the n×n dual ΦΦᵀ/n = U Λ Uᵀ (cheaper when n < p): e_k = √n·u_k."""
     n, p = phi.shape
-    gram = torch.cat([phi[rows] @ phi.mT for rows in _row_slices(n, chunk_size)]) / n
+    gram = torch.cat([phi[rows] @ phi.mT for rows in row_slices(n, chunk_size)]) / n
     lam, u = torch.linalg.eigh(gram)
     lam, u = lam.flip(0), u.flip(1)
     null = _null_modes(lam, max(n, p))
@@ -408,8 +398,8 @@ def richness(
         >>> round(float(result.utilization_cumulative[-1]), 6)  # F lies in span(Φ)
         1.0
     """
-    _check_chunk_size(chunk_size)
-    _check_k(k)
+    check_chunk_size(chunk_size)
+    check_int("k", k, minimum=1, allow_none=True, hint=_K_HINT)
     phi, out = _pair(features, outputs)
     n, p = phi.shape
     y = (

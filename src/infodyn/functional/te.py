@@ -20,13 +20,13 @@ int32 GEMM (``torch._int_mm``), elsewhere float32 sums of 0/1 below 2^24 per chu
 from __future__ import annotations
 
 import math
-import operator
 from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
 
-from infodyn._validation import check_finite, check_tensor
+from infodyn._validation import check_choice, check_finite, check_int, check_tensor
+from infodyn.functional._chunking import check_chunk_size
 
 __all__ = [
     "TransferEntropySignificance",
@@ -98,19 +98,8 @@ def _check_binary(name: str, value: object) -> Tensor:
     return x
 
 
-def _as_count(name: str, value: object, minimum: int, *, what: str) -> int:
-    """``value`` as a Python int >= ``minimum`` (numpy integers accepted), else ValueError."""
-    try:
-        number = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        number = None
-    if number is None or isinstance(value, bool) or number < minimum:
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return number
-
-
 def _check_pair(source: object, target: object, delay: object) -> tuple[Tensor, Tensor, int]:
-    lag = _as_count("delay", delay, 0, what="an integer >= 0")
+    lag = check_int("delay", delay, minimum=0)
     x = _check_binary("source", source)
     y = _check_binary("target", target)
     if x.shape[0] != y.shape[0]:
@@ -214,11 +203,7 @@ def transition_counts(
         :class:`TransitionCounts`; counts of consecutive chunks (or streamed batches) add.
     """
     x, y, lag = _check_pair(source, target, delay)
-    rows = (
-        _EXACT_ROWS
-        if chunk_size is None
-        else _as_count("chunk_size", chunk_size, 1, what="None or a positive int")
-    )
+    rows = check_chunk_size(chunk_size) or _EXACT_ROWS
     s, p, f = _aligned(x, y, lag)
     return _counts_from_block(_joint_block(s, p, f, min(rows, _EXACT_ROWS)), y.shape[1])
 
@@ -375,9 +360,9 @@ def transfer_entropy_null(
         >>> round(float(result.te), 2), float(result.p_value), float(result.null_mean) < 0.01
         (1.0, 0.05, True)
     """
-    n_surrogates = _as_count("n_surrogates", n_surrogates, 1, what="a positive int")
-    if method not in ("shuffle", "circular"):
-        raise ValueError(f"method must be 'shuffle' or 'circular', got {method!r}")
+    n_surrogates = check_int("n_surrogates", n_surrogates, minimum=1)
+    check_choice("method", method, ("shuffle", "circular"))
+    max_elements = check_int("max_elements", max_elements, minimum=1)
     x, y, lag = _check_pair(source, target, delay)
     s, p, f = _aligned(x, y, lag)
     n_obs, m = s.shape

@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple
 
 from torch import Tensor
 
-from infodyn._validation import check_tensor
+from infodyn._validation import check_choice, check_tensor
 from infodyn.functional.binarize import binarize
 from infodyn.functional.te import transfer_entropy
 
@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 Statistic = Literal["mean", "max", "sum"]
+STATISTICS: tuple[Statistic, ...] = ("mean", "max", "sum")
 
 
 class LayerPairTransferEntropy(NamedTuple):
@@ -41,9 +42,7 @@ class LayerPairTransferEntropy(NamedTuple):
 
     def statistic(self, name: Statistic) -> float:
         """The named summary: ``"mean"`` (the spec's primary), ``"max"`` or ``"sum"``."""
-        if name not in ("mean", "max", "sum"):
-            raise ValueError(f"statistic must be 'mean', 'max' or 'sum', got {name!r}")
-        return float(getattr(self, name))
+        return float(getattr(self, check_choice("statistic", name, STATISTICS)))
 
 
 def neuron_series(activation: Tensor) -> Tensor:

@@ -9,10 +9,11 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from infodyn._validation import check_finite, check_matrix, check_tensor
+from infodyn._validation import check_choice, check_finite, check_int, check_matrix, check_tensor
 from infodyn.functional.collapse_stats import (
     MEASURES,
     NEEDS_SECOND_MOMENT,
+    RNC1_NORMS,
     CollapseStats,
     RNC1Norm,
     _check_bias,
@@ -106,17 +107,14 @@ class NeuralCollapse(Metric):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(
-                f"num_classes must be an integer >= 2, got {num_classes!r}; neural collapse "
-                f"needs at least 2 classes"
-            )
+        num_classes = check_int(
+            "num_classes", num_classes, minimum=2, hint="neural collapse needs at least 2 classes"
+        )
         chosen = tuple(ALL_MEASURES if measures is None else measures)
         unknown = sorted(set(chosen) - set(ALL_MEASURES))
         if unknown or not chosen:
             raise ValueError(f"unknown or no measures {unknown}; choose from {ALL_MEASURES}")
-        if rnc1_norm not in ("mean", "max"):
-            raise ValueError(f"rnc1_norm must be 'mean' or 'max', got {rnc1_norm!r}")
+        check_choice("rnc1_norm", rnc1_norm, RNC1_NORMS)
         if reference is not None:
             reference = check_tensor("reference", reference).detach().to(torch.float64)
             check_finite("reference", reference)

@@ -9,8 +9,9 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from infodyn._validation import check_labels, check_matrix, check_same_rows
+from infodyn._validation import check_choice, check_int, check_labels, check_matrix, check_same_rows
 from infodyn.functional.richness import (
+    _K_HINT,
     RichnessResult,
     _Moments,
     _moments,
@@ -90,15 +91,9 @@ class Richness(Metric):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 3:
-            raise ValueError(f"max_samples must be an integer >= 3, got {max_samples!r}")
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-            raise ValueError(f"k must be None or a positive number of modes, got {k!r}")
-        self.mode = mode
-        self.max_samples = max_samples
-        self.k = k
+        self.mode = check_choice("mode", mode, _MODES)
+        self.max_samples = check_int("max_samples", max_samples, minimum=3)
+        self.k = check_int("k", k, minimum=1, allow_none=True, hint=_K_HINT)
         if mode == "samples":
             self.add_state("kept_features", [], "cat")
             self.add_state("kept_logits", [], "cat")

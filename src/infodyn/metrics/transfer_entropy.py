@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
+from infodyn._validation import check_int
 from infodyn.functional.binarize import Scope, binarize
 from infodyn.functional.te import (
     TransitionCounts,
@@ -68,11 +69,9 @@ class TransferEntropy(Metric):
         self, num_sources: int, num_targets: int, *, delay: int = 1, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        for name, value in (("num_sources", num_sources), ("num_targets", num_targets)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
-            raise ValueError(f"delay must be an integer >= 0, got {delay!r}")
+        num_sources = check_int("num_sources", num_sources, minimum=1)
+        num_targets = check_int("num_targets", num_targets, minimum=1)
+        delay = check_int("delay", delay, minimum=0)
         self.num_sources, self.num_targets, self.delay = num_sources, num_targets, delay
         m, n = num_sources, num_targets
         shapes: dict[str, tuple[int, ...]] = {
