@@ -15,14 +15,14 @@ from typing import Literal, NamedTuple
 
 from torch import Tensor
 
-from infodyn._validation import check_choice, check_tensor
+from infodyn._validation import check_choice
 from infodyn.functional.binarize import binarize
+from infodyn.functional.neurons import neuron_series
 from infodyn.functional.te import transfer_entropy
 
 __all__ = [
     "LayerPairTransferEntropy",
     "layer_transfer_entropy",
-    "neuron_series",
     "te_information_plane",
 ]
 
@@ -45,23 +45,6 @@ class LayerPairTransferEntropy(NamedTuple):
         return float(getattr(self, check_choice("statistic", name, STATISTICS)))
 
 
-def neuron_series(activation: Tensor) -> Tensor:
-    """One value per neuron and sample: (N, d) as is; conv maps (N, C, …) → channel means.
-
-    Example:
-        >>> import torch
-        >>> neuron_series(torch.ones(4, 3, 5, 5)).shape
-        torch.Size([4, 3])
-    """
-    x = check_tensor("activation", activation)
-    if x.ndim < 2:
-        raise ValueError(
-            f"activation must be (samples, neurons, …), got shape {tuple(x.shape)}; "
-            f"add a neuron axis with activation.reshape(-1, 1)"
-        )
-    return x.flatten(2).mean(-1) if x.ndim > 2 else x
-
-
 def layer_transfer_entropy(
     layers: Mapping[str, Tensor],
     *,
@@ -73,8 +56,9 @@ def layer_transfer_entropy(
 
     Args:
         layers: layer name → activations over the same T samples in processing order, in
-            forward order (e.g. ``{"conv1": …, "fc1": …, "softmax": probs}``); conv maps are
-            reduced to channel means.
+            forward order (e.g. ``{"conv1": …, "fc1": …, "softmax": probs}``); each is turned
+            into (T, neurons) by :func:`~infodyn.functional.neuron_series` (conv maps → channel
+            means).
         q: percentile for :func:`binarize` with one threshold per layer over all T samples
             (``layer_epoch`` scope); None when the inputs are already binary.
         delay: source→target lag (default 1).

@@ -11,12 +11,12 @@ from torchmetrics import Metric
 
 from infodyn._validation import check_int
 from infodyn.functional.binarize import Scope, binarize
+from infodyn.functional.neurons import neuron_series
 from infodyn.functional.te import (
     TransitionCounts,
     transfer_entropy_from_counts,
     transition_counts,
 )
-from infodyn.functional.te_layers import neuron_series
 
 _COUNT_FIELDS = TransitionCounts._fields
 
