@@ -85,7 +85,7 @@ def test_errors_name_the_argument() -> None:
         metric.update(torch.zeros(10, 5), torch.zeros(9, 4))
     with pytest.raises(ValueError, match="must be binary"):
         metric.update(torch.full((10, 5), 2), torch.zeros(10, 4))
-    with pytest.raises(ValueError, match="num_sources must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="num_sources must be None or an integer >= 1, got 0"):
         TransferEntropy(0, 4)
 
 
