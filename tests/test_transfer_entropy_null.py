@@ -3,7 +3,8 @@
 The batched function stacks every surrogate source side by side and counts them in one product;
 here each surrogate is rebuilt one at a time from the same generator calls and passed through
 the plain :func:`transfer_entropy`, and the statistics must agree exactly. Theory for
-independent binary series (transfer-entropy.md §8.2): the plug-in TE is ≈ χ²₂/(2N ln 2), so the
+independent binary series (JIDT's TransferEntropyCalculatorDiscrete.computeSignificance(), the
+analytic χ² test): the plug-in TE is ≈ χ²₂/(2N ln 2), so the
 null mean is ≈ 1/(N ln 2) bits and p-values are uniform.
 """
 

@@ -26,9 +26,9 @@ class MatrixInformationLoss(nn.Module):
     geometry; the paper adds both terms to cross-entropy. MIR and HDR are in [0, 1], so the
     term lies in [−λ_mir, λ_hdr]. See ``infodyn.functional.matrix_information`` for formulas.
 
-    Gradients flow into both the features and the head by default **[ours]**: the paper's text
-    adds the terms to the loss without stopping any gradient, and its authors' code could not
-    be found to check. ``detach`` stops one side.
+    Gradients flow into both the features and the head by default, infodyn's choice, because
+    the paper's text adds the terms to the loss without stopping any gradient (its authors'
+    code could not be found to check). ``detach`` stops one side.
 
     Args:
         lambda_mir: weight of −MIR, ≥ 0.

@@ -1,4 +1,8 @@
-"""Neural-collapse measures from streaming sufficient statistics (METRICS.md §3).
+"""Neural-collapse measures from streaming sufficient statistics.
+
+NC1–NC4 as Papyan, Han & Donoho (2020) define them, CDNV as Galanti et al. (2022), and RNC1,
+NC1_trace, NC2_cond and the margins as Sakamoto & Sato ("Explaining Grokking and Information
+Bottleneck through Neural Collapse Emergence") define and compute them.
 
 Notation: h_i ∈ ℝ^d the penultimate feature of sample i, y_i its class, N_c samples per class,
 p_c = N_c/N, μ_c the class means, μ_G the global mean, M̃ the C×d matrix with rows μ_c − μ_G,
@@ -137,7 +141,9 @@ def rnc1(
     Args:
         features: (N, d) floating, N ≥ 2, finite.
         labels: (N,) integer classes in [0, C).
-        norm: ``"mean"`` or ``"max"`` [ours: both offered, record which].
+        norm: ``"mean"`` (Sakamoto & Sato's code) or ``"max"`` (their paper's B_g). Offering
+            both is infodyn's choice, because the paper and its code disagree: record which
+            one a value used.
         num_classes: C; None takes labels.max() + 1.
 
     Example:
@@ -169,7 +175,8 @@ def nc1(
         features: (N, d) floating, N ≥ 2, finite.
         labels: (N,) integer classes in [0, C).
         num_classes: C; None takes labels.max() + 1.
-        pinv_rtol: relative eigenvalue cutoff of the pseudo-inverse [ours].
+        pinv_rtol: relative eigenvalue cutoff of the pseudo-inverse (infodyn's choice, see
+            ``PINV_RTOL``).
 
     Example:
         >>> h = torch.tensor([[0.0], [2.0], [10.0], [12.0]])

@@ -45,9 +45,10 @@ MEASURES = (
 )
 #: Measures that need the d×d second moment Σ h hᵀ (Σ_W): only NC1.
 NEEDS_SECOND_MOMENT = frozenset({"nc1"})
-#: Eigenvalues of Σ_B at or below this fraction of the largest are treated as 0 in Σ_B⁺
-#: [ours]. Σ_B has rank ≤ C − 1 in exact arithmetic (≤ C for unbalanced classes), and its
-#: null eigenvalue comes out at ~C·eps·λ_max in float64; 1e-10 separates the two with margin.
+#: Eigenvalues of Σ_B at or below this fraction of the largest are treated as 0 in Σ_B⁺.
+#: infodyn's choice — Papyan, Han & Donoho (2020) write Σ_B⁺ without a cutoff — because Σ_B
+#: has rank ≤ C − 1 in exact arithmetic (≤ C for unbalanced classes) and its null eigenvalue
+#: comes out at ~C·eps·λ_max in float64: 1e-10 separates the two with margin.
 PINV_RTOL = 1e-10
 
 RNC1Norm = Literal["mean", "max"]
@@ -272,7 +273,7 @@ def _collapse_compute(
         etf = (eye - 1.0 / num_classes) / (num_classes - 1) ** 0.5
         out["nc2_etf_error"] = torch.linalg.matrix_norm(gram / gram.norm() - etf)
     if "nc2_cond" in want:
-        sv = torch.linalg.svdvals(_class_means(stats))  # uncentred M, METRICS.md §3
+        sv = torch.linalg.svdvals(_class_means(stats))  # uncentred M, as Sakamoto & Sato's code
         out["nc2_cond"] = sv.max() / sv.min() if float(sv.min()) > 0 else sv.max() / 0.0
     if "nc3" in want:
         if weight is None:

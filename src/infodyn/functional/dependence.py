@@ -1,8 +1,8 @@
 """Kernel dependence (HSIC, nHSIC) and mutual information for the information plane.
 
-METRICS.md §3 ("Information-bottleneck quantities", Sakamoto & Sato): the redundant
-information I(Z;X) − I(Z;Y) of penultimate features Z, flattened inputs X and labels Y,
-estimated two ways.
+Sakamoto & Sato ("Explaining Grokking and Information Bottleneck through Neural Collapse
+Emergence", Fig. 4) plot the redundant information I(Z;X) − I(Z;Y) of penultimate features Z,
+flattened inputs X and labels Y, estimated two ways.
 
 * **nHSIC** (Fukumizu et al.'s NOCCO, as the authors compute it): Gaussian kernels with
   bandwidth σ²·dim, centred K̃ = K·H, R = K̃(K̃ + εnI)⁻¹, nHSIC = tr(R_Z R_X). Labels use the
@@ -10,9 +10,10 @@ estimated two ways.
   the formula says; the authors' code leaves the label kernel uncentred.
 * **Mutual information** in **nats** (natural log) by the k-nearest-neighbour estimator of
   Kraskov, Stögbauer & Grassberger (2004, estimator 1), or Ross (2014) when Y is discrete, on
-  whitened PCA projections (the "lossy compression" recipe of Butakov et al., ICLR 2024, with
-  PCA in place of the autoencoder for X **[ours]**); or by plug-in entropies of equal-width bins,
-  the classic Shwartz-Ziv & Tishby (2017) plane.
+  whitened PCA projections (the "lossy compression" recipe of Butakov et al., ICLR 2024, that
+  the authors follow). PCA in place of their autoencoder for X is infodyn's choice, because it
+  needs no training at every checkpoint and is deterministic. Or by plug-in entropies of
+  equal-width bins, the classic Shwartz-Ziv & Tishby (2017) plane.
 
 Rows are samples everywhere; ``x_or_labels`` is either an (n, d) floating matrix or (n,)
 integer class labels.
@@ -103,7 +104,7 @@ def gaussian_kernel(x: Tensor, *, sigma: float = 5.0) -> Tensor:
 
     Args:
         x: (n, d) floating matrix, rows are samples.
-        sigma: bandwidth per dimension, σ > 0 (default 5, METRICS.md §3).
+        sigma: bandwidth per dimension, σ > 0 (default 5, as Sakamoto & Sato's code).
 
     Returns:
         (n, n) symmetric positive-definite matrix with entries in (0, 1] and a unit diagonal.
@@ -200,7 +201,8 @@ def nhsic(
 
     R is computed by a linear solve (K̃ commutes with K̃ + εnI, so R = (K̃ + εnI)⁻¹K̃), never
     an explicit inverse. **Both** kernels are centred, the label kernel included (the
-    authors' code does not centre YYᵀ; METRICS.md §3 follows the formula). One-sided
+    authors' code does not centre YYᵀ; infodyn's choice is to follow Fukumizu et al.'s formula,
+    because only the centred operator is NOCCO). One-sided
     centring K·H gives the same trace as H·K·H: R is a function of K̃ that vanishes at 0.
 
     Range: R has the eigenvalues λ/(λ + εn) ∈ [0, 1) of H K H, so

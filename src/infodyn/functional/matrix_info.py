@@ -2,7 +2,8 @@
 
 Rows of every matrix are samples. Each row is scaled to unit L2 norm, so the Gram matrix
 K = ẐẐᵀ has a unit diagonal and K/n has trace one; its von Neumann entropy is in **nats**
-(natural log, METRICS.md §1).
+(natural log: infodyn's choice for every entropy but transfer entropy's bits, because MIR and
+HDR are ratios of entropies and do not depend on the base).
 
 Cost. Only eigenvalues are needed, and the non-zero eigenvalues of ẐẐᵀ/n (n×n) equal those of
 the dual ẐᵀẐ/n (d×d), so with d < n an entropy costs one d×d symmetric eigenvalue problem plus

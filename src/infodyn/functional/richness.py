@@ -4,15 +4,21 @@ Rows are samples. Φ (n, p) are the last-layer features (inputs of the final lin
 F (n, C) the network's outputs on the same samples (logits, bias included — not softmax).
 ⟨u|v⟩ is the mean over samples of u(x)·v(x). All algebra runs in float64.
 
-**D_LR** (METRICS.md §4). The feature kernel is K = ΦΦᵀ; the paper's minimum-projection
-operator T_MP[u] = a1⟨1|u⟩1 + a2·P_Ĥ(u) projects onto the learned functions Ĥ = span{f̂_c}.
+**D_LR** (Nam et al. 2024: their Definition 1 of the minimum-projection operator, and
+D_LR = 1 − CKA). The feature kernel is K = ΦΦᵀ; the minimum-projection operator
+T_MP[u] = a1⟨1|u⟩1 + a2·P_Ĥ(u) projects onto the learned functions Ĥ = span{f̂_c}.
 With centred kernel alignment CKA(K, L) = ⟨HKH, HLH⟩_F / (‖HKH‖_F ‖HLH‖_F), H = I − 11ᵀ/n,
 
     D_LR = 1 − CKA(K, T_MP) ∈ [0, 1]        (0 richest, 1 laziest)
 
-**[ours, METRICS.md]** After centring, T_MP is taken to be the projection onto the *centred*
+**infodyn's choice:** after centring, T_MP is taken to be the projection onto the *centred*
 outputs, span{F_c} — i.e. Ĥ is read together with the constant function that T_MP's a1 term
-adds. The literal H·P_Ĥ·H differs from it only when the constant function is not in span{F}.
+adds — because centring removes the a1 term and this reading has the closed form below. The
+paper's words, Ĥ = span{f̂_1 … f̂_C} alone, give H·P_Ĥ·H instead, which differs only when the
+constant function is not in span{F}; near collapse the two then differ (this reading is
+≥ 1 − √((C − 1)/C) once the within-class spread exceeds ~1e-6 of the scale, the literal one
+tends to 0).
+
 No n×n matrix is formed: with the thin SVD F_c = USVᵀ, r = #{s_i > 1e-6·s_1}, Q = U[:, :r],
 
     D_LR = 1 − ‖QᵀΦ_c‖_F² / (√r · ‖Φ_cᵀΦ_c‖_F)       (‖Φ_cΦ_cᵀ‖_F, the same number, if n < p)
@@ -22,7 +28,8 @@ Cost O(n·p·C + n·p·min(n, p)). The same value follows from the moments
 ‖QᵀΦ_c‖² = ‖S_r⁻¹ V_rᵀ F_cᵀΦ_c‖² with F_cᵀF_c = V S² Vᵀ — which lets a streaming metric keep
 p×p sums instead of samples.
 
-**The three curves** (the paper's Eq. 5; normalisations **[?]** as METRICS.md §4). The
+**The three curves** (the paper's Eq. 5; the normalisations below are unconfirmed — the
+paper's body could not be checked — and are infodyn's reading of its panels). The
 *uncentred* second moment G = ΦᵀΦ/n = V diag(ρ) Vᵀ, ρ_1 ≥ ρ_2 ≥ …, gives Nyström
 eigenfunctions e_k(x_i) = Φ(x_i)·v_k/√ρ_k, orthonormal under ⟨·|·⟩. Then
 
@@ -59,7 +66,8 @@ __all__ = [
     "richness",
 ]
 
-#: Singular values of F_c below this fraction of the largest count as zero (METRICS.md §4).
+#: Singular values of F_c below this fraction of the largest count as zero: infodyn's choice,
+#: because float64 round-off of a rank-deficient F_c stays far below it.
 RANK_TOL = 1e-6
 _F64 = torch.float64
 #: What ``k`` means, for its error message (shared with ``metrics.Richness``).

@@ -1,9 +1,11 @@
 """Transfer entropy between every neuron pair of two layers, from exact integer counts.
 
-Conventions (``transfer-entropy.md`` §1, as in PyInform ``transfer_entropy(x, y, k=1)`` and
-JIDT ``TransferEntropyCalculatorDiscrete(2, 1)``): binary series, target history k = 1,
-source history l = 1, source→target delay u = 1, plug-in (maximum-likelihood) probabilities,
-log base 2 (**bits**), no bias correction. Time = training samples in processing order.
+Schreiber's (2000) transfer entropy with the conventions of Moldovan, Caţaron & Andonie's code
+(its ``TEWindow``, a port of JIDT's ``TransferEntropyCalculatorDiscrete``), which equal PyInform
+``transfer_entropy(x, y, k=1)`` and JIDT ``TransferEntropyCalculatorDiscrete(2, 1)``: binary
+series, target history k = 1, source history l = 1, source→target delay u = 1, plug-in
+(maximum-likelihood) probabilities, log base 2 (**bits**), no bias correction. Time = training
+samples in processing order, as in that code.
 
 For source x and target y of length T, with s = x_{t−u}, p = y_{t−1}, f = y_t over the
 N = T − max(u, 1) observations,
@@ -281,7 +283,7 @@ def transfer_entropy(
     Example:
         >>> x = torch.tensor([0, 1, 1, 1, 1, 0, 0, 0, 0])
         >>> y = torch.tensor([0, 0, 1, 1, 1, 1, 0, 0, 0])
-        >>> float(transfer_entropy(x[:, None], y[:, None]))  # spec §8.5
+        >>> float(transfer_entropy(x[:, None], y[:, None]))  # PyInform's doc series
         0.8112781244591328
         >>> round(float(transfer_entropy(y[:, None], x[:, None])), 12)
         0.122556248918

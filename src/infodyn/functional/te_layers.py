@@ -1,10 +1,18 @@
 """Transfer entropy across a stack of layers: adjacent-pair matrices, summaries, TE plane.
 
-``transfer-entropy.md`` §2.3–§5: every ordered neuron pair (i in layer L, j in layer L+1),
-direction forward; a conv layer's neuron is a channel (spatial mean of its map); the output
-layer is the softmax probabilities; one number per layer pair is the mean over its pairs
-(sum and max are kept too). The TE information plane puts each hidden layer T_m at
-x = TE(L_{m−1} → T_m) (information arriving) and y = TE(T_m → L_{m+1}) (information passed on).
+As in Moldovan, Caţaron & Andonie's code (github.com/avmoldovan/CNN-TE, ``NNutils.calc_fc``;
+the code of their 2021 CNN paper, which their 2024 TE information-plane paper, arXiv
+2404.01364, most likely reuses): TE of every ordered neuron pair (i in layer L, j in layer
+L+1), direction forward, the output layer being the softmax probabilities, and one number per
+layer pair, the mean over its pairs (that code logs the matrix's min, max, mean and std; sum
+and max are kept here).
+
+infodyn's choices, which the paper's available text does not settle: every adjacent pair of
+the stack is measured (the code measures only the last one); a conv layer's neuron is a
+channel (``neuron_series``: spatial mean); and the TE information plane puts each hidden layer
+T_m at x = TE(L_{m−1} → T_m) (information arriving) and y = TE(T_m → L_{m+1}) (information
+passed on), because these are the TE counterparts of the (I(X;T), I(T;Y)) axes of
+Shwartz-Ziv & Tishby's information plane.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ class LayerPairTransferEntropy(NamedTuple):
     sum: float
 
     def statistic(self, name: Statistic) -> float:
-        """The named summary: ``"mean"`` (the spec's primary), ``"max"`` or ``"sum"``."""
+        """The named summary: ``"mean"`` (the authors' logged summary), ``"max"`` or ``"sum"``."""
         return float(getattr(self, check_choice("statistic", name, STATISTICS)))
 
 

@@ -1,4 +1,8 @@
-"""Streaming neural-collapse measures over an evaluation pass (METRICS.md §3)."""
+"""Streaming neural-collapse measures over an evaluation pass.
+
+Papyan, Han & Donoho (2020) and Sakamoto & Sato's measures; definitions and citations in
+:mod:`infodyn.functional.collapse`.
+"""
 
 from __future__ import annotations
 

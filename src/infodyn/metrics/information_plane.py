@@ -1,4 +1,4 @@
-"""Streaming information-plane coordinates: I(Z;X), I(Z;Y) and nHSIC (METRICS.md §3)."""
+"""Streaming information-plane coordinates: I(Z;X), I(Z;Y) and nHSIC (Sakamoto & Sato, Fig. 4)."""
 
 from __future__ import annotations
 

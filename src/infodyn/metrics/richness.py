@@ -38,7 +38,7 @@ class Richness(LazyWidthMetric):
 
     Values as :func:`infodyn.functional.richness.richness` (formulas there). Measure on a
     **fixed** set of samples (the paper: a fixed subset of the training set, n ≥ 2p) so that
-    checkpoints compare. Two modes **[ours]**:
+    checkpoints compare. Two modes, infodyn's choice:
 
     * ``"samples"`` (default): keeps the **first** ``max_samples`` rows seen (features, logits,
       labels) and computes on them at ``compute`` — no reservoir: feed a fixed, pre-shuffled
