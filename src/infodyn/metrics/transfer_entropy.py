@@ -108,11 +108,16 @@ class TransferEntropy(LazyWidthMetric):
             ("target", target, "n", self.num_targets),
         ):
             width = known.get(dim)
-            if x.ndim != 2 or (width is not None and x.shape[1] != width):
-                origin = "as set at construction" if given is not None else "as the first batch"
-                expected = "neurons" if width is None else f"{width}"
+            if x.ndim != 2:
                 raise ValueError(
-                    f"{name} must have shape (batch, {expected}) {origin}, got {tuple(x.shape)}"
+                    f"{name} must be 2-D (batch, neurons), got shape {tuple(x.shape)}; for one "
+                    f"neuron use {name}.reshape(-1, 1)"
+                )
+            if width is not None and x.shape[1] != width:
+                origin = "as set at construction" if given is not None else "as earlier batches"
+                raise ValueError(
+                    f"{name} must have shape (batch, {width}) {origin}, got {tuple(x.shape)}; "
+                    f"one metric measures one pair of layers — reset() it or use another"
                 )
 
     def update(self, source: Tensor, target: Tensor) -> None:
