@@ -73,7 +73,7 @@ def run_infodyn(args: argparse.Namespace, measures: tuple[str, ...]) -> tuple[di
 
 
 def numpy_measures(h: np.ndarray, y: np.ndarray, num_classes: int, w: np.ndarray) -> dict:
-    """METRICS.md §3 the direct way, on all features in memory."""
+    """The neural-collapse definitions the direct way, on all features in memory."""
     n = h.shape[0]
     masks = [y == c for c in range(num_classes)]
     counts = np.array([m.sum() for m in masks], dtype=np.float64)

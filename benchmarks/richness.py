@@ -1,6 +1,7 @@
 """Speed and agreement of infodyn's D_LR (and curves) against the literal n×n definition.
 
-The naive route is what METRICS.md §4 says literally: build the float64 n×n kernel K = ΦΦᵀ,
+The naive route is the definition (Nam et al. 2024, with infodyn's reading of T_MP) taken
+literally: build the float64 n×n kernel K = ΦΦᵀ,
 centre it (HKH), build the n×n orthogonal projection P onto span{1, f̂_1, …, f̂_C} from a QR of
 [1, F], centre it (HPH = projection onto the centred outputs), and take
 1 − ⟨HKH, HPH⟩_F / (‖HKH‖_F ‖HPH‖_F). infodyn never forms an n×n matrix: thin SVD of F_c and

@@ -1,4 +1,4 @@
-"""RNC1 and delayed generalisation on scikit-learn's digits (METRICS.md §3's experiment, small).
+"""RNC1 and delayed generalisation on digits (Sakamoto & Sato's Fig. 3 experiment, small).
 
 An MLP 64 → 128 → 128 → 10 with every initial parameter multiplied by ``--init-scale`` (8, as
 Sakamoto & Sato do on MNIST) is trained with AdamW and weight decay on 1,000 digits; the other

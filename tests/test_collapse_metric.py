@@ -163,7 +163,7 @@ def test_bad_arguments_and_inputs() -> None:
         NeuralCollapse(1)
     with pytest.raises(ValueError, match="unknown or no measures"):
         NeuralCollapse(3, measures=["nc5"])
-    with pytest.raises(ValueError, match="'mean' or 'max'"):
+    with pytest.raises(ValueError, match="rnc1_norm must be one of 'mean', 'max'; got 'sup'"):
         NeuralCollapse(3, rnc1_norm="sup")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="reference must have shape"):
         NeuralCollapse(3, num_features=4, reference=torch.zeros(5))

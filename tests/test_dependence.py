@@ -375,9 +375,9 @@ def test_bad_arguments_are_rejected() -> None:
         gaussian_kernel(z, sigma=0.0)
     with pytest.raises(ValueError, match="epsilon must be a positive number"):
         nhsic(z, z, epsilon=-1.0)
-    with pytest.raises(ValueError, match="project_dim must be an integer >= 1"):
+    with pytest.raises(ValueError, match="project_dim must be None or an integer >= 1, got 0"):
         mutual_information(z, z, project_dim=0)
-    with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
+    with pytest.raises(ValueError, match="chunk_size must be None or an integer >= 1, got 0"):
         mutual_information(z, z, chunk_size=0)
     with pytest.raises(ValueError, match="no class with 2 or more samples"):
         mutual_information(z[:8], torch.arange(8), k=2)

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from torchmetrics import Metric
 
 from infodyn.functional import transfer_entropy_from_counts, transition_counts
-from infodyn.metrics import MatrixInformation, TransferEntropy
+from infodyn.metrics import (
+    LayerTransferEntropy,
+    MatrixInformation,
+    NeuralCollapse,
+    Richness,
+    TransferEntropy,
+)
 
 WORLD = 2
 BATCHES = 4
@@ -79,3 +88,73 @@ def test_transfer_entropy_counts_add_across_ranks(tmp_path: Path) -> None:
     expected = transfer_entropy_from_counts(pooled)
     for rank in range(WORLD):
         assert torch.equal(torch.load(tmp_path / f"te{rank}.pt", weights_only=True), expected)
+
+
+def _lazy_batches() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    gen = torch.Generator().manual_seed(3)
+    out = []
+    for _ in range(BATCHES):
+        labels = torch.arange(30) % 3
+        features = 3.0 * torch.eye(3, 8)[labels] + torch.randn(30, 8, generator=gen)
+        out.append((features, features @ torch.randn(8, 3, generator=gen), labels))
+    return out
+
+
+def _lazy_metrics() -> dict[str, Metric]:
+    return {
+        "neural_collapse": NeuralCollapse(3, measures=["rnc1", "nc1", "cdnv"]),
+        "richness": Richness(mode="covariance"),
+        "layer_te": LayerTransferEntropy(["block.0"], q=0.8),
+    }
+
+
+def _feed(metrics: dict[str, Metric], batch: tuple[torch.Tensor, ...]) -> None:
+    features, logits, labels = batch
+    metrics["neural_collapse"].update(features, labels)
+    metrics["richness"].update(features, logits, labels)
+    metrics["layer_te"].update({"block.0": features}, logits)
+
+
+def _flat(values: dict[str, Any]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out |= {f"{key}/{k}": v for k, v in _flat(value).items()}
+        else:
+            out[key] = value
+    return out
+
+
+def _idle_worker(rank: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    try:
+        metrics = _lazy_metrics()
+        if rank == 0:  # rank 1 sees no batch: its lazily sized states are still placeholders
+            for batch in _lazy_batches():
+                _feed(metrics, batch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "compute before update" on rank 1
+            values = {name: _flat(m.compute()) for name, m in metrics.items()}
+        torch.save(values, os.path.join(out_dir, f"idle{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_rank_that_saw_no_batch_joins_the_reduction_of_lazily_sized_metrics(
+    tmp_path: Path,
+) -> None:
+    """Ranks agree on the widths before the all-reduce, so an idle rank's placeholders widen
+    to zeros and both ranks compute what one process fed every batch computes."""
+    mp.spawn(_idle_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True)
+    single = _lazy_metrics()
+    for batch in _lazy_batches():
+        _feed(single, batch)
+    expected = {name: _flat(m.compute()) for name, m in single.items()}
+    for rank in range(WORLD):
+        got = torch.load(tmp_path / f"idle{rank}.pt", weights_only=True)
+        assert set(got) == set(expected)
+        for name, values in expected.items():
+            assert set(got[name]) == set(values), name
+            for key, value in values.items():
+                torch.testing.assert_close(got[name][key], value, rtol=1e-12, atol=1e-12)

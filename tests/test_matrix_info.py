@@ -59,7 +59,8 @@ def test_entropy_endpoints() -> None:
 
 @pytest.mark.parametrize(("num_classes", "expected_mir"), [(4, 0.7539532), (10, 0.9523508)])
 def test_neural_collapse_closed_form(num_classes: int, expected_mir: float) -> None:
-    """Features collapsed onto a simplex-ETF head (METRICS.md §1), in a larger ambient space."""
+    """Features collapsed onto a simplex-ETF head (neural collapse aligned with the head, as
+    Song et al. 2024 describe its end point), in a larger ambient space."""
     rng = np.random.default_rng(num_classes)
     per_class, dim = 3, 2 * num_classes + 3
     etf = simplex_etf(num_classes, dim, rng)
@@ -70,7 +71,7 @@ def test_neural_collapse_closed_form(num_classes: int, expected_mir: float) -> N
     result = matrix_information(features, head_rows(weight, torch.from_numpy(labels)))
 
     expected = collapse_closed_form(num_classes)
-    assert expected["mir"] == pytest.approx(expected_mir, abs=5e-8)  # the spec's printed value
+    assert expected["mir"] == pytest.approx(expected_mir, abs=5e-8)  # printed closed form
     joint = result.entropy_features + result.entropy_head - result.mutual_information
     assert result.entropy_features.item() == pytest.approx(math.log(num_classes - 1), abs=1e-9)
     assert result.entropy_head.item() == pytest.approx(math.log(num_classes - 1), abs=1e-9)
@@ -361,7 +362,7 @@ def test_rank_one_batch_is_rejected() -> None:
 
 
 def test_bad_options_are_rejected() -> None:
-    with pytest.raises(ValueError, match="chunk_size must be None or a positive"):
+    with pytest.raises(ValueError, match="chunk_size must be None or an integer >= 1, got 0"):
         matrix_entropy(torch.randn(4, 2), chunk_size=0)
     with pytest.raises(TypeError, match="dtype must be a real floating"):
         matrix_entropy(torch.randn(4, 2), dtype=torch.int64)

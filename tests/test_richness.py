@@ -52,7 +52,7 @@ def _collapsed(
     p: int = 200,
     c: int = 10,
 ) -> tuple[Tensor, Tensor]:
-    """METRICS.md §4 constructions: class means in a random C-dim subspace plus an offset."""
+    """Class means in a random C-dim subspace plus an offset (infodyn's test constructions)."""
     g = _gen(seed)
     w, b = _head(g, p, c)
     basis, _ = torch.linalg.qr(torch.randn(p, c, generator=g, dtype=F64))
@@ -93,7 +93,7 @@ def test_rank_deficient_outputs_use_the_rank_of_the_centred_outputs() -> None:
 
 
 def test_literal_projection_differs_without_the_constant_function() -> None:
-    # Documents the [ours] reading: projecting onto span{F} and then centring is not the same
+    # Documents infodyn's reading: projecting onto span{F} and then centring is not the same
     # as projecting onto span{F_c} unless 1 ∈ span{F}; both are computed by the reference.
     phi, out, _ = _anisotropic(5)
     ours = float(d_lr(phi, out))
@@ -130,7 +130,8 @@ def test_nystrom_eigenfunctions_are_orthonormal_in_the_sample_mean() -> None:
     np.testing.assert_allclose(e.T @ e / phi.shape[0], np.eye(e.shape[1]), atol=1e-10)
 
 
-# --- closed-form values (METRICS.md §4) ----------------------------------------------------------
+# --- known values: closed forms, and values derived for these constructions with the explicit
+# n×n definition (seed-dependent in the second decimal) ------------------------------------------
 
 
 def test_isotropic_gaussian_features() -> None:
@@ -160,17 +161,17 @@ def test_collapse_on_a_balanced_simplex_etf_is_exactly_richest() -> None:
 def test_unbalanced_collapse_is_nearly_richest() -> None:
     labels = torch.randint(0, 10, (2000,), generator=_gen(11))  # counts 170…240
     phi, out = _collapsed(1, labels=labels)
-    assert 5e-4 < float(d_lr(phi, out)) < 0.01  # METRICS.md: ≈ 0.003
+    assert 5e-4 < float(d_lr(phi, out)) < 0.01  # n×n definition: ≈ 0.003
 
 
 def test_collapse_on_random_means() -> None:
     phi, out = _collapsed(2, labels=torch.arange(2000) % 10, means="random")
-    assert 0.01 < float(d_lr(phi, out)) < 0.05  # METRICS.md: ≈ 0.02
+    assert 0.01 < float(d_lr(phi, out)) < 0.05  # n×n definition: ≈ 0.02
 
 
 def test_etf_with_noise() -> None:
     phi, out = _collapsed(3, labels=torch.arange(2000) % 10, noise=0.5)
-    assert float(d_lr(phi, out)) == pytest.approx(0.67, abs=0.05)  # METRICS.md: ≈ 0.64
+    assert float(d_lr(phi, out)) == pytest.approx(0.67, abs=0.05)  # n×n definition: ≈ 0.67
 
 
 def test_function_on_chosen_eigen_directions_gives_the_predicted_utilization() -> None:
@@ -296,11 +297,11 @@ def test_errors_name_the_argument_and_the_fix() -> None:
             _richness_from_moments(path)
     with pytest.raises(ValueError, match="features has 0 columns"):
         d_lr(torch.zeros(240, 0), out)
-    with pytest.raises(ValueError, match="k must be None or a positive"):
+    with pytest.raises(ValueError, match="k must be None or an integer >= 1, got 0"):
         richness(phi, out, k=0)
     with pytest.raises(ValueError, match="targets holds values in"):
         richness(phi, out, labels + 3)
-    with pytest.raises(ValueError, match="chunk_size must be None"):
+    with pytest.raises(ValueError, match="chunk_size must be None or an integer >= 1, got 0"):
         d_lr(phi, out, chunk_size=0)
     with pytest.raises(ValueError, match="features_b is constant"):
         linear_cka(phi, torch.zeros(240, 2))

@@ -1,6 +1,7 @@
 """Transfer entropy of all neuron pairs, count tables and binarization.
 
-Layers (STYLE.md): closed forms and the spec's test vectors (transfer-entropy.md §8.5, §8.6);
+Layers: closed forms and published test vectors (PyInform's doctests and unit tests, and the
+hand-derivable series of its documentation);
 value-for-value agreement with PyInform ``transfer_entropy(x, y, k=1)`` and with the brute-force
 loop in ``reference/transfer_entropy_reference.py`` (which also covers delays PyInform lacks);
 invariances (neuron permutations, dtypes, chunking); streaming = one-shot; error messages.
@@ -32,7 +33,7 @@ from reference.transfer_entropy_reference import (
     transition_triples,
 )
 
-# PyInform's documentation series (transfer-entropy.md §8.5): y_t = x_{t−1}.
+# PyInform's documentation series (``pyinform.transferentropy`` docstring): y_t = x_{t−1}.
 DOC_X = [0, 1, 1, 1, 1, 0, 0, 0, 0]
 DOC_Y = [0, 0, 1, 1, 1, 1, 0, 0, 0]
 
@@ -80,7 +81,7 @@ def with_special_columns(x: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------------------------
-# Closed forms and the spec's vectors (transfer-entropy.md §8.5, §8.6)
+# Closed forms and PyInform's published vectors (its doctests and test_transferentropy.py)
 # --------------------------------------------------------------------------------------------
 
 
@@ -202,7 +203,7 @@ def test_pyinform_checks_would_catch_common_mistakes() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_reference_agrees_with_pyinform_and_spec() -> None:
+def test_reference_agrees_with_pyinform_and_the_hand_derivation() -> None:
     assert transfer_entropy_pair(DOC_X, DOC_Y) == pytest.approx(0.8112781244591328, abs=1e-12)
     assert transfer_entropy_pair(DOC_Y, DOC_X) == pytest.approx(0.12255624891826564, abs=1e-12)
     x, y = random_binary(400, 3, 0.3, seed=30), random_binary(400, 2, 0.6, seed=31)
@@ -530,7 +531,7 @@ def test_bad_delay_is_rejected(delay: object) -> None:
 
 
 def test_bad_chunk_size_is_rejected() -> None:
-    with pytest.raises(ValueError, match="chunk_size must be None or a positive int"):
+    with pytest.raises(ValueError, match="chunk_size must be None or an integer >= 1, got 0"):
         transfer_entropy(torch.zeros(10, 2), torch.zeros(10, 2), chunk_size=0)
 
 
@@ -541,7 +542,7 @@ def test_bad_q_is_rejected(q: float) -> None:
 
 
 def test_bad_scope_is_rejected() -> None:
-    with pytest.raises(ValueError, match="scope must be 'layer' or 'neuron', got 'epoch'"):
+    with pytest.raises(ValueError, match="scope must be one of 'layer', 'neuron'; got 'epoch'"):
         binarize(torch.randn(10, 3), scope="epoch")
 
 

@@ -85,7 +85,7 @@ def test_errors_name_the_argument() -> None:
         metric.update(torch.zeros(10, 5), torch.zeros(9, 4))
     with pytest.raises(ValueError, match="must be binary"):
         metric.update(torch.full((10, 5), 2), torch.zeros(10, 4))
-    with pytest.raises(ValueError, match="num_sources must be a positive int"):
+    with pytest.raises(ValueError, match="num_sources must be None or an integer >= 1, got 0"):
         TransferEntropy(0, 4)
 
 
@@ -132,3 +132,17 @@ def test_table_and_xlogy_routes_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     by_table = transfer_entropy(x, y)
     monkeypatch.setattr(te_module, "_TABLE_LIMIT", 0)
     torch.testing.assert_close(transfer_entropy(x, y), by_table, rtol=0, atol=1e-14)
+
+
+def test_widths_learned_from_the_first_batch_are_checked_like_given_ones() -> None:
+    metric = TransferEntropy()
+    with pytest.raises(ValueError, match=r"source must be 2-D \(batch, neurons\).*reshape"):
+        metric.update(torch.zeros(10), torch.zeros(10, 4))
+    x, y = _series(8)
+    metric.update(x[:50], y[:50])
+    assert (metric.num_sources, metric.num_targets) == (None, None)
+    assert metric.lazy_widths() == {"m": 5, "n": 4}
+    with pytest.raises(ValueError, match=r"target must have shape \(batch, 4\) as earlier batches"):
+        metric.update(x[50:], y[50:, :3])
+    metric.update(x[50:], y[50:])
+    assert torch.equal(metric.compute()["te"], transfer_entropy(x, y))

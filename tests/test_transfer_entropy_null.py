@@ -3,7 +3,8 @@
 The batched function stacks every surrogate source side by side and counts them in one product;
 here each surrogate is rebuilt one at a time from the same generator calls and passed through
 the plain :func:`transfer_entropy`, and the statistics must agree exactly. Theory for
-independent binary series (transfer-entropy.md §8.2): the plug-in TE is ≈ χ²₂/(2N ln 2), so the
+independent binary series (JIDT's TransferEntropyCalculatorDiscrete.computeSignificance(), the
+analytic χ² test): the plug-in TE is ≈ χ²₂/(2N ln 2), so the
 null mean is ≈ 1/(N ln 2) bits and p-values are uniform.
 """
 
@@ -180,13 +181,15 @@ def test_coupled_pair_gets_the_smallest_p_value(method: str) -> None:
 @pytest.mark.parametrize("n_surrogates", [0, -3, 2.5, True])
 def test_bad_surrogate_count_is_rejected(n_surrogates: object) -> None:
     x = torch.zeros(10, 2)
-    with pytest.raises(ValueError, match="n_surrogates must be a positive int"):
+    with pytest.raises(ValueError, match="n_surrogates must be an integer >= 1, got"):
         transfer_entropy_null(x, x, n_surrogates=n_surrogates)
 
 
 def test_unknown_method_is_rejected() -> None:
     x = torch.zeros(10, 2)
-    with pytest.raises(ValueError, match="method must be 'shuffle' or 'circular', got 'permute'"):
+    with pytest.raises(
+        ValueError, match="method must be one of 'shuffle', 'circular'; got 'permute'"
+    ):
         transfer_entropy_null(x, x, method="permute")
 
 

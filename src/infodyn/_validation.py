@@ -6,8 +6,136 @@ argument, says what was seen and what to do, so a bad call fails loudly instead 
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
+from typing import Literal, TypeVar, overload
+
 import torch
 from torch import Tensor
+
+_Choice = TypeVar("_Choice")
+
+
+def _range_text(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" in [{minimum}, {maximum}]"
+    if minimum is not None:
+        return f" >= {minimum}"
+    if maximum is not None:
+        return f" <= {maximum}"
+    return ""
+
+
+def _is_boolean(value: object) -> bool:
+    # bool is an int subclass, and numpy/torch booleans may support __index__: a flag passed
+    # where a count is expected is a mistake, never the number 0 or 1.
+    return isinstance(value, bool) or str(getattr(value, "dtype", "")) in ("bool", "torch.bool")
+
+
+@overload
+def check_int(
+    name: str,
+    value: object,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    allow_none: Literal[False] = False,
+    hint: str = "",
+) -> int: ...
+
+
+@overload
+def check_int(
+    name: str,
+    value: object,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    allow_none: Literal[True],
+    hint: str = "",
+) -> int | None: ...
+
+
+def check_int(
+    name: str,
+    value: object,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    allow_none: bool = False,
+    hint: str = "",
+) -> int | None:
+    """Return ``value`` as a Python int in [``minimum``, ``maximum``], else raise ``ValueError``.
+
+    Anything with ``__index__`` counts as an integer (numpy and 0-d torch integers too); a bool
+    never does. Every failure — wrong type, bool, out of range — raises ``ValueError`` naming
+    the argument, the value seen and the allowed range, followed by ``hint`` when given.
+
+    Args:
+        name: the argument's name, as the caller spells it.
+        value: what was passed.
+        minimum: smallest allowed value, or None for no lower bound.
+        maximum: largest allowed value, or None for no upper bound.
+        allow_none: accept None (and return it), e.g. for an optional memory knob.
+        hint: what the argument means or what to do, appended to the message.
+
+    Example:
+        >>> check_int("k", 5, minimum=1)
+        5
+        >>> check_int("chunk_size", None, minimum=1, allow_none=True) is None
+        True
+        >>> check_int("delay", True, minimum=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: delay must be an integer >= 0, got True (a bool)
+    """
+    if value is None and allow_none:
+        return None
+    number: int | None = None
+    if not _is_boolean(value):
+        try:
+            number = operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            number = None
+    too_small = number is not None and minimum is not None and number < minimum
+    too_large = number is not None and maximum is not None and number > maximum
+    if number is None or too_small or too_large:
+        allowed = f"{'None or ' if allow_none else ''}an integer{_range_text(minimum, maximum)}"
+        seen = f"{value!r} (a bool)" if _is_boolean(value) else repr(value)
+        raise ValueError(f"{name} must be {allowed}, got {seen}{f'; {hint}' if hint else ''}")
+    return number
+
+
+def check_choice(name: str, value: object, choices: Sequence[_Choice]) -> _Choice:
+    """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` listing them.
+
+    Membership is by type and equality, so ``1`` does not match ``True`` nor ``"1"`` match ``1``.
+
+    Example:
+        >>> check_choice("scope", "layer", ("layer", "neuron"))
+        'layer'
+        >>> check_choice("scope", "epoch", ("layer", "neuron"))
+        Traceback (most recent call last):
+        ...
+        ValueError: scope must be one of 'layer', 'neuron'; got 'epoch'
+    """
+    for choice in choices:
+        if type(value) is type(choice) and value == choice:
+            return choice
+    listed = ", ".join(repr(c) for c in choices)
+    raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+
+
+def check_positive(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a real number > 0 (not a bool, not NaN).
+
+    Example:
+        >>> check_positive("sigma", 5)
+        5.0
+    """
+    if _is_boolean(value) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
 
 
 def check_tensor(name: str, value: object) -> Tensor:

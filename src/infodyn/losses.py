@@ -8,7 +8,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from infodyn._validation import check_labels, check_matrix, check_tensor
+from infodyn._validation import check_choice, check_labels, check_matrix, check_tensor
+from infodyn.functional._chunking import check_chunk_size
 from infodyn.functional.matrix_info import hdr, head_rows, matrix_information
 
 __all__ = ["MatrixInformationLoss"]
@@ -25,9 +26,9 @@ class MatrixInformationLoss(nn.Module):
     geometry; the paper adds both terms to cross-entropy. MIR and HDR are in [0, 1], so the
     term lies in [−λ_mir, λ_hdr]. See ``infodyn.functional.matrix_information`` for formulas.
 
-    Gradients flow into both the features and the head by default **[ours]**: the paper's text
-    adds the terms to the loss without stopping any gradient, and its authors' code could not
-    be found to check. ``detach`` stops one side.
+    Gradients flow into both the features and the head by default, infodyn's choice, because
+    the paper's text adds the terms to the loss without stopping any gradient (its authors'
+    code could not be found to check). ``detach`` stops one side.
 
     Args:
         lambda_mir: weight of −MIR, ≥ 0.
@@ -69,13 +70,12 @@ class MatrixInformationLoss(nn.Module):
                     f"{name} must be a finite number >= 0, got {value!r}; the sign is built in "
                     f"(MIR is rewarded, HDR penalised), so pass the magnitude"
                 )
-        if detach not in _DETACH:
-            raise ValueError(f"detach must be one of {_DETACH}, got {detach!r}")
+        check_choice("detach", detach, _DETACH)
         self.lambda_mir = float(lambda_mir)
         self.lambda_hdr = float(lambda_hdr)
         self.detach = detach
         self.dtype = dtype
-        self.chunk_size = chunk_size
+        self.chunk_size = check_chunk_size(chunk_size)
 
     def forward(self, features: Tensor, head_weight: Tensor, labels: Tensor) -> Tensor:
         """Regulariser for ``features`` (n, d), ``head_weight`` (C, d_h), ``labels`` (n,).

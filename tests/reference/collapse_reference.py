@@ -1,4 +1,7 @@
-"""Brute-force NumPy neural-collapse measures, written from METRICS.md §3 with no shared code.
+"""Brute-force NumPy neural-collapse measures, from the definitions with no shared code.
+
+Papyan, Han & Donoho (2020) for NC1–NC4, Galanti et al. (2022) for CDNV, Sakamoto & Sato's
+paper and code for RNC1, NC1_trace and NC2_cond.
 
 All features are held in memory; per-class means by boolean masks, covariances as explicit
 sums of outer products, the pseudo-inverse by ``np.linalg.pinv`` (hermitian, with the same
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-PINV_RTOL = 1e-10  # METRICS.md leaves it open; infodyn documents 1e-10 relative
+PINV_RTOL = 1e-10  # the definition leaves it open; infodyn documents 1e-10 relative
 
 
 def _parts(h: np.ndarray, y: np.ndarray, num_classes: int):
@@ -27,7 +30,7 @@ def reference_measures(
     weight: np.ndarray | None = None,
     bias: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Every measure of METRICS.md §3 for features ``h`` (N, d) and labels ``y`` (N,)."""
+    """Every neural-collapse measure for features ``h`` (N, d) and labels ``y`` (N,)."""
     h, means, _, centred = _parts(h, y, num_classes)
     n, d = h.shape
     c_count = num_classes

@@ -1,6 +1,7 @@
 """Brute-force NumPy/SciPy references for HSIC, nHSIC and the k-NN / binned MI estimators.
 
-Written from METRICS.md §3 and the original papers with no shared code: explicit n×n kernels
+Written from the original papers (Gretton et al. 2005, Fukumizu et al. 2008, Kraskov et al.
+2004, Ross 2014) with no shared code: explicit n×n kernels
 and ``np.linalg.inv``, a k-d tree (``scipy.spatial.cKDTree``) for Kraskov's estimator, a
 per-sample Python loop for Ross's discrete variant, and a dictionary of bin tuples for the
 plug-in entropies. Slow on purpose.

@@ -1,6 +1,7 @@
 """Brute-force NumPy/SciPy references for matrix entropy, MI, MIR and HDR.
 
-Written from METRICS.md §1 with no shared code: explicit n×n Gram matrices, ``scipy.linalg.logm``
+Written from Song et al. (2024, arXiv 2406.03999)'s definitions with no shared code: explicit
+n×n Gram matrices, ``scipy.linalg.logm``
 for full-rank cases and a full ``scipy.linalg.eigh`` otherwise. Slow on purpose.
 """
 
@@ -53,7 +54,8 @@ def information(features: np.ndarray, head: np.ndarray, entropy=entropy_eigh) ->
 
 
 def collapse_closed_form(num_classes: int) -> dict[str, float]:
-    """METRICS.md §1 values at neural collapse (simplex ETF, balanced classes)."""
+    """Closed-form values at neural collapse (simplex ETF, balanced classes), derived for infodyn:
+    K_ij = 1 within a class and −1/(C − 1) across, so H(K) = log(C − 1)."""
     c = num_classes
     h = math.log(c - 1)
     h_joint = math.log(c - 1) / (c - 1) - (c - 2) / (c - 1) * math.log((c - 2) / (c - 1) ** 2)

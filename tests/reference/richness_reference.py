@@ -1,6 +1,7 @@
 """Brute-force NumPy/SciPy references for D_LR, linear CKA and the Nyström curves.
 
-Written from METRICS.md §4 with no shared code: explicit n×n kernels K = ΦΦᵀ, the centring
+Written from Nam et al.'s (2024, arXiv 2410.04264) definitions with no shared code: explicit
+n×n kernels K = ΦΦᵀ, the centring
 matrix H, an explicit n×n projection matrix, and Nyström eigenfunctions read off the n×n
 kernel's eigenvectors. Slow on purpose (O(n³)); keep n in the hundreds.
 """
@@ -27,7 +28,7 @@ def output_projection(outputs: np.ndarray, *, with_constant: bool = True) -> np.
     """n×n orthogonal projection onto span{1, f̂_1, …, f̂_C} (or span{f̂_c} alone).
 
     With the constant function included, HPH is the projection onto the centred outputs —
-    METRICS.md's reading of T_MP (its a1 term is the constant direction).
+    infodyn's reading of T_MP (its a1 term is the constant direction).
     """
     f = np.asarray(outputs, dtype=np.float64)
     if with_constant:

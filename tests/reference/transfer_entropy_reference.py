@@ -1,4 +1,4 @@
-"""Brute-force single-pair transfer entropy, written from the formula (transfer-entropy.md §1.1).
+"""Brute-force single-pair transfer entropy, written from Schreiber's (2000) formula.
 
 No shared code with ``infodyn``: one Python loop over the observations t = max(u, 1) … T−1
 counts the triples (s, p, f) = (x_{t−u}, y_{t−1}, y_t) in a dictionary, and the plug-in sum

@@ -35,6 +35,7 @@ from infodyn.functional.matrix_info import (
     matrix_mutual_information,
     mir,
 )
+from infodyn.functional.neurons import neuron_series
 from infodyn.functional.richness import (
     RichnessResult,
     d_lr,
@@ -51,7 +52,6 @@ from infodyn.functional.te import (
 from infodyn.functional.te_layers import (
     LayerPairTransferEntropy,
     layer_transfer_entropy,
-    neuron_series,
     te_information_plane,
 )
 

@@ -1,4 +1,4 @@
-"""Baselines that dynamical richness is compared against (Nam et al., METRICS.md §4).
+"""Baselines that dynamical richness is compared against (Nam et al. 2024, arXiv 2410.04264).
 
 ``linear_cka`` gives S_init (similarity of the features now to those at initialisation) and
 ``parameter_norm`` the weight norm ‖θ‖² (absolute or relative to ‖θ_0‖²). The paper's point is

@@ -1,6 +1,10 @@
-"""Binarising activations for transfer entropy (``transfer-entropy.md`` §3).
+"""Binarising activations for transfer entropy (Moldovan, Caţaron & Andonie 2024).
 
-Percentile thresholds with the spec's scopes and tie guard, and the authors' fixed thresholds.
+Percentile thresholds — the paper (arXiv 2404.01364) binarises at a dynamic threshold,
+typically the 95th percentile (from its summary; its body could not be checked); over which
+values the percentile is taken, and the tie guard,
+are infodyn's choices documented on :func:`binarize` — and the fixed thresholds of the
+authors' code (:func:`binarize_fixed`).
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from infodyn._validation import check_finite, check_tensor
+from infodyn._validation import check_choice, check_finite, check_tensor
 
 __all__ = ["Scope", "binarize", "binarize_fixed"]
 
 Scope = Literal["layer", "neuron"]
+SCOPES: tuple[Scope, ...] = ("layer", "neuron")
 
 
 def _quantile_along(x: Tensor, q: float, dim: int | None) -> Tensor:
@@ -35,11 +40,13 @@ def binarize(x: Tensor, q: float = 0.95, *, scope: Scope = "layer") -> Tensor:
     """Binarize activations at their q-th percentile: 1 where ``x ≥ threshold``, else 0.
 
     ``scope="layer"`` takes one threshold over all values of ``x`` (applied to each training
-    batch this is the spec's default ``layer_batch``; applied to a whole epoch, ``layer_epoch``);
-    ``scope="neuron"`` takes one threshold per column (``neuron_epoch`` on an epoch).
-    Tie guard: where the threshold equals the population minimum (e.g. more than a fraction
-    q of ReLU outputs are exactly 0) the rule becomes ``x > threshold``, so the minimum never
-    maps to 1. Percentiles use linear interpolation, as numpy and ``torch.quantile``.
+    batch this is ``layer_batch``, infodyn's default, chosen because it is the smallest change
+    to the authors' code, which thresholds each layer's batch at forward time; applied to a
+    whole epoch, ``layer_epoch``); ``scope="neuron"`` takes one threshold per column
+    (``neuron_epoch`` on an epoch). Tie guard (infodyn's choice): where the threshold equals
+    the population minimum (e.g. more than a fraction q of ReLU outputs are exactly 0) the rule
+    becomes ``x > threshold``, because otherwise every exact zero would map to 1. Percentiles
+    use linear interpolation, as numpy and ``torch.quantile``.
 
     Args:
         x: (T, n) activations (conv maps reduced to channels beforehand), finite.
@@ -63,8 +70,7 @@ def binarize(x: Tensor, q: float = 0.95, *, scope: Scope = "layer") -> Tensor:
         raise ValueError(f"x is empty (shape {tuple(x.shape)})")
     if not 0.0 < q < 1.0:
         raise ValueError(f"q must lie in (0, 1), got {q}; 0.95 keeps the top 5 % as 1")
-    if scope not in ("layer", "neuron"):
-        raise ValueError(f"scope must be 'layer' or 'neuron', got {scope!r}")
+    check_choice("scope", scope, SCOPES)
     values = x if x.is_floating_point() else x.double()
     check_finite("x", values)
     dim = None if scope == "layer" else 0
@@ -77,8 +83,9 @@ def binarize(x: Tensor, q: float = 0.95, *, scope: Scope = "layer") -> Tensor:
 def binarize_fixed(x: Tensor, threshold: float, *, absolute: bool = False) -> Tensor:
     """Binarize at a fixed threshold: 1 where ``x ≥ threshold`` (``|x| ≥`` with ``absolute``).
 
-    Reproduces the authors' code (``transfer-entropy.md`` §3.1): logits with
-    ``absolute=True, threshold=1.0``; softmax outputs with ``threshold=0.9``.
+    Reproduces the authors' code (Moldovan, Caţaron & Andonie's CNN-TE, ``RunConfig.py``
+    thresholds tr1 = 1.0 and tr2 = 0.9): logits with ``absolute=True, threshold=1.0``; softmax
+    outputs with ``threshold=0.9``.
 
     Example:
         >>> binarize_fixed(torch.tensor([[-2.0, 0.5, 1.0]]), 1.0, absolute=True).tolist()

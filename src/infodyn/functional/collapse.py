@@ -1,4 +1,8 @@
-"""Neural-collapse measures from streaming sufficient statistics (METRICS.md §3).
+"""Neural-collapse measures from streaming sufficient statistics.
+
+NC1–NC4 as Papyan, Han & Donoho (2020) define them, CDNV as Galanti et al. (2022), and RNC1,
+NC1_trace, NC2_cond and the margins as Sakamoto & Sato ("Explaining Grokking and Information
+Bottleneck through Neural Collapse Emergence") define and compute them.
 
 Notation: h_i ∈ ℝ^d the penultimate feature of sample i, y_i its class, N_c samples per class,
 p_c = N_c/N, μ_c the class means, μ_G the global mean, M̃ the C×d matrix with rows μ_c − μ_G,
@@ -24,12 +28,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from infodyn._validation import (
-    check_matrix,
-)
+from infodyn._validation import check_choice, check_int, check_matrix
 from infodyn.functional.collapse_stats import (
     MEASURES,
     PINV_RTOL,
+    RNC1_NORMS,
     CollapseStats,
     RNC1Norm,
     _check_bias,
@@ -138,7 +141,9 @@ def rnc1(
     Args:
         features: (N, d) floating, N ≥ 2, finite.
         labels: (N,) integer classes in [0, C).
-        norm: ``"mean"`` or ``"max"`` [ours: both offered, record which].
+        norm: ``"mean"`` (Sakamoto & Sato's code) or ``"max"`` (their paper's B_g). Offering
+            both is infodyn's choice, because the paper and its code disagree: record which
+            one a value used.
         num_classes: C; None takes labels.max() + 1.
 
     Example:
@@ -147,6 +152,7 @@ def rnc1(
         >>> round(float(rnc1(h, y)), 4), round(float(rnc1(h, y, norm="max")), 4)  # 1/36, 1/144
         (0.0278, 0.0069)
     """
+    check_choice("norm", norm, RNC1_NORMS)
     return _measure("rnc1", features, labels, num_classes, rnc1_norm=norm)
 
 
@@ -169,7 +175,8 @@ def nc1(
         features: (N, d) floating, N ≥ 2, finite.
         labels: (N,) integer classes in [0, C).
         num_classes: C; None takes labels.max() + 1.
-        pinv_rtol: relative eigenvalue cutoff of the pseudo-inverse [ours].
+        pinv_rtol: relative eigenvalue cutoff of the pseudo-inverse (infodyn's choice, see
+            ``PINV_RTOL``).
 
     Example:
         >>> h = torch.tensor([[0.0], [2.0], [10.0], [12.0]])
@@ -354,10 +361,7 @@ def margins(
     w = _check_weight(weight, num_classes, x.shape[1]).detach().to(x)
     b = _check_bias(bias, num_classes)
     for name, index in (("class_a", class_a), ("class_b", class_b)):
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"{name} must be an int class index, got {index!r}")
-        if not 0 <= index < num_classes:
-            raise ValueError(f"{name}={index} is outside [0, {num_classes - 1}]")
+        check_int(name, index, minimum=0, maximum=num_classes - 1, hint="it is a class index")
     if class_a == class_b:
         raise ValueError(f"class_a and class_b are both {class_a}; pick two different classes")
     direction = w[class_a] - w[class_b]

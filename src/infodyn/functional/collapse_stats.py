@@ -19,7 +19,9 @@ import torch
 from torch import Tensor
 
 from infodyn._validation import (
+    check_choice,
     check_finite,
+    check_int,
     check_labels,
     check_matrix,
     check_same_rows,
@@ -43,12 +45,15 @@ MEASURES = (
 )
 #: Measures that need the d×d second moment Σ h hᵀ (Σ_W): only NC1.
 NEEDS_SECOND_MOMENT = frozenset({"nc1"})
-#: Eigenvalues of Σ_B at or below this fraction of the largest are treated as 0 in Σ_B⁺
-#: [ours]. Σ_B has rank ≤ C − 1 in exact arithmetic (≤ C for unbalanced classes), and its
-#: null eigenvalue comes out at ~C·eps·λ_max in float64; 1e-10 separates the two with margin.
+#: Eigenvalues of Σ_B at or below this fraction of the largest are treated as 0 in Σ_B⁺.
+#: infodyn's choice — Papyan, Han & Donoho (2020) write Σ_B⁺ without a cutoff — because Σ_B
+#: has rank ≤ C − 1 in exact arithmetic (≤ C for unbalanced classes) and its null eigenvalue
+#: comes out at ~C·eps·λ_max in float64: 1e-10 separates the two with margin.
 PINV_RTOL = 1e-10
 
 RNC1Norm = Literal["mean", "max"]
+#: The scales RNC1 may divide by: the mean feature norm (authors' code) or the largest (paper).
+RNC1_NORMS: tuple[RNC1Norm, ...] = ("mean", "max")
 
 
 @dataclass
@@ -81,8 +86,7 @@ def _resolve_num_classes(labels: object, num_classes: int | None) -> int:
         if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool or y.numel() == 0:
             check_labels("labels", y, n=y.shape[0] if y.ndim else -1, num_classes=1)
         num_classes = int(y.max()) + 1
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise TypeError(f"num_classes must be an int or None, got {num_classes!r}")
+    num_classes = check_int("num_classes", num_classes)
     if num_classes < 2:
         raise ValueError(
             f"num_classes is {num_classes} (labels hold 1 distinct class); neural collapse "
@@ -213,8 +217,7 @@ def _collapse_compute(
     unknown = set(measures) - set(MEASURES)
     if unknown:
         raise ValueError(f"unknown measure(s) {sorted(unknown)}; choose from {MEASURES}")
-    if rnc1_norm not in ("mean", "max"):
-        raise ValueError(f"rnc1_norm must be 'mean' or 'max', got {rnc1_norm!r}")
+    check_choice("rnc1_norm", rnc1_norm, RNC1_NORMS)
     _check_classes(stats.counts)
     counts, sums = stats.counts, stats.sums
     num_classes, n = counts.numel(), counts.sum()
@@ -270,7 +273,7 @@ def _collapse_compute(
         etf = (eye - 1.0 / num_classes) / (num_classes - 1) ** 0.5
         out["nc2_etf_error"] = torch.linalg.matrix_norm(gram / gram.norm() - etf)
     if "nc2_cond" in want:
-        sv = torch.linalg.svdvals(_class_means(stats))  # uncentred M, METRICS.md §3
+        sv = torch.linalg.svdvals(_class_means(stats))  # uncentred M, as Sakamoto & Sato's code
         out["nc2_cond"] = sv.max() / sv.min() if float(sv.min()) > 0 else sv.max() / 0.0
     if "nc3" in want:
         if weight is None:

@@ -1,8 +1,8 @@
 """Kernel dependence (HSIC, nHSIC) and mutual information for the information plane.
 
-METRICS.md §3 ("Information-bottleneck quantities", Sakamoto & Sato): the redundant
-information I(Z;X) − I(Z;Y) of penultimate features Z, flattened inputs X and labels Y,
-estimated two ways.
+Sakamoto & Sato ("Explaining Grokking and Information Bottleneck through Neural Collapse
+Emergence", Fig. 4) plot the redundant information I(Z;X) − I(Z;Y) of penultimate features Z,
+flattened inputs X and labels Y, estimated two ways.
 
 * **nHSIC** (Fukumizu et al.'s NOCCO, as the authors compute it): Gaussian kernels with
   bandwidth σ²·dim, centred K̃ = K·H, R = K̃(K̃ + εnI)⁻¹, nHSIC = tr(R_Z R_X). Labels use the
@@ -10,9 +10,10 @@ estimated two ways.
   the formula says; the authors' code leaves the label kernel uncentred.
 * **Mutual information** in **nats** (natural log) by the k-nearest-neighbour estimator of
   Kraskov, Stögbauer & Grassberger (2004, estimator 1), or Ross (2014) when Y is discrete, on
-  whitened PCA projections (the "lossy compression" recipe of Butakov et al., ICLR 2024, with
-  PCA in place of the autoencoder for X **[ours]**); or by plug-in entropies of equal-width bins,
-  the classic Shwartz-Ziv & Tishby (2017) plane.
+  whitened PCA projections (the "lossy compression" recipe of Butakov et al., ICLR 2024, that
+  the authors follow). PCA in place of their autoencoder for X is infodyn's choice, because it
+  needs no training at every checkpoint and is deterministic. Or by plug-in entropies of
+  equal-width bins, the classic Shwartz-Ziv & Tishby (2017) plane.
 
 Rows are samples everywhere; ``x_or_labels`` is either an (n, d) floating matrix or (n,)
 integer class labels.
@@ -25,7 +26,16 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from infodyn._validation import check_labels, check_matrix, check_same_rows, check_tensor
+from infodyn._validation import (
+    check_choice,
+    check_int,
+    check_labels,
+    check_matrix,
+    check_positive,
+    check_same_rows,
+    check_tensor,
+)
+from infodyn.functional._chunking import check_chunk_size, row_slices
 
 __all__ = ["gaussian_kernel", "hsic", "linear_kernel", "mutual_information", "nhsic"]
 
@@ -39,18 +49,6 @@ _AUTO_CHUNK_ENTRIES = 1 << 22
 
 
 # --- validation ------------------------------------------------------------------------------
-
-
-def _check_positive_int(name: str, value: object, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 def _check_dtype(dtype: object) -> torch.dtype:
@@ -68,7 +66,7 @@ def _pair(
     if x.ndim == 1 and not x.is_floating_point():
         if num_classes is None:
             num_classes = int(x.max()) + 1 if x.numel() else 1
-        _check_positive_int("num_classes", num_classes)
+        check_int("num_classes", num_classes, minimum=1)
         y = check_labels("x_or_labels", x, n=x.shape[0], num_classes=num_classes)
         check_same_rows("z", zz, "x_or_labels", y)
         return zz, y.to(device=zz.device, dtype=torch.long), True
@@ -82,9 +80,10 @@ def _pair(
     return zz, xx, False
 
 
-def _row_slices(n: int, chunk_size: int | None) -> list[slice]:
-    step = max(1, _AUTO_CHUNK_ENTRIES // max(n, 1)) if chunk_size is None else chunk_size
-    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+def _distance_row_slices(n: int, chunk_size: int | None) -> list[slice]:
+    """Row blocks of an n-column distance matrix; None picks ~2²²/n rows per block."""
+    rows = max(1, _AUTO_CHUNK_ENTRIES // max(n, 1)) if chunk_size is None else chunk_size
+    return row_slices(n, rows)
 
 
 # --- kernels and HSIC ------------------------------------------------------------------------
@@ -105,7 +104,7 @@ def gaussian_kernel(x: Tensor, *, sigma: float = 5.0) -> Tensor:
 
     Args:
         x: (n, d) floating matrix, rows are samples.
-        sigma: bandwidth per dimension, σ > 0 (default 5, METRICS.md §3).
+        sigma: bandwidth per dimension, σ > 0 (default 5, as Sakamoto & Sato's code).
 
     Returns:
         (n, n) symmetric positive-definite matrix with entries in (0, 1] and a unit diagonal.
@@ -115,7 +114,7 @@ def gaussian_kernel(x: Tensor, *, sigma: float = 5.0) -> Tensor:
         >>> round(float(k[0, 1]), 4)
         0.6065
     """
-    return _gaussian(check_matrix("x", x, min_rows=1), _check_positive("sigma", sigma))
+    return _gaussian(check_matrix("x", x, min_rows=1), check_positive("sigma", sigma))
 
 
 def linear_kernel(x: Tensor) -> Tensor:
@@ -143,10 +142,8 @@ def _kernel(v: Tensor, kind: str, sigma: float, is_labels: bool, dtype: torch.dt
 
 
 def _kernel_kinds(kernel_z: object, kernel_x: object, is_labels: bool) -> tuple[str, str]:
-    if kernel_z not in _KERNELS:
-        raise ValueError(f"kernel_z must be one of {_KERNELS}, got {kernel_z!r}")
-    if kernel_x not in (*_KERNELS, "auto"):
-        raise ValueError(f"kernel_x must be one of {(*_KERNELS, 'auto')}, got {kernel_x!r}")
+    check_choice("kernel_z", kernel_z, _KERNELS)
+    check_choice("kernel_x", kernel_x, (*_KERNELS, "auto"))
     if is_labels and kernel_x == "gaussian":
         raise ValueError(
             "kernel_x='gaussian' was given with integer labels; labels use the linear kernel of "
@@ -161,7 +158,7 @@ def _batches(z: Tensor, x: Tensor, batch_size: int | None) -> tuple[Tensor, Tens
     n = z.shape[0]
     if batch_size is None or batch_size >= n:
         return z[None], x[None]
-    b = _check_positive_int("batch_size", batch_size, minimum=2)
+    b = check_int("batch_size", batch_size, minimum=2)
     used = (n // b) * b
     return z[:used].reshape(n // b, b, -1), x[:used].reshape(n // b, b, *x.shape[1:])
 
@@ -177,7 +174,7 @@ def _prepare_kernels(
     dtype: object,
 ) -> tuple[Tensor, Tensor]:
     dt = _check_dtype(dtype)
-    s = _check_positive("sigma", sigma)
+    s = check_positive("sigma", sigma)
     zz, xx, is_labels = _pair(z, x_or_labels, num_classes, dt)
     kind_z, kind_x = _kernel_kinds(kernel_z, kernel_x, is_labels)
     zb, xb = _batches(zz, xx, batch_size)
@@ -204,7 +201,8 @@ def nhsic(
 
     R is computed by a linear solve (K̃ commutes with K̃ + εnI, so R = (K̃ + εnI)⁻¹K̃), never
     an explicit inverse. **Both** kernels are centred, the label kernel included (the
-    authors' code does not centre YYᵀ; METRICS.md §3 follows the formula). One-sided
+    authors' code does not centre YYᵀ; infodyn's choice is to follow Fukumizu et al.'s formula,
+    because only the centred operator is NOCCO). One-sided
     centring K·H gives the same trace as H·K·H: R is a function of K̃ that vanishes at 0.
 
     Range: R has the eigenvalues λ/(λ + εn) ∈ [0, 1) of H K H, so
@@ -238,7 +236,7 @@ def nhsic(
         >>> round(float(nhsic(z, labels)), 3)  # ≈ C − 1, the maximum for 3 classes
         2.0
     """
-    _check_positive("epsilon", epsilon)
+    check_positive("epsilon", epsilon)
     kz, kx = _prepare_kernels(
         z, x_or_labels, kernel_z, kernel_x, sigma, batch_size, num_classes, dtype
     )
@@ -319,7 +317,7 @@ def _ksg(z: Tensor, x: Tensor, k: int, chunk_size: int | None) -> Tensor:
     """Kraskov estimator 1 with the max-norm in the joint space."""
     n = z.shape[0]
     per_sample = []
-    for rows in _row_slices(n, chunk_size):
+    for rows in _distance_row_slices(n, chunk_size):
         dz = _without_self(torch.cdist(z[rows], z, p=float("inf")), rows)
         dx = _without_self(torch.cdist(x[rows], x, p=float("inf")), rows)
         radius = torch.maximum(dz, dx).topk(k, dim=1, largest=False).values[:, -1:]
@@ -349,7 +347,7 @@ def _ksg_discrete(z: Tensor, labels: Tensor, k: int, chunk_size: int | None) -> 
     n_y = counts[inverse]
     k_i = (n_y - 1).clamp(max=k)  # min(k, N_y − 1), as scikit-learn
     per_sample = []
-    for rows in _row_slices(n, chunk_size):
+    for rows in _distance_row_slices(n, chunk_size):
         d = _without_self(torch.cdist(z[rows], z, p=float("inf")), rows)
         same = inverse[rows, None] == inverse[None, :]
         nearest = torch.where(same, d, torch.inf).topk(min(k, n - 1), dim=1, largest=False).values
@@ -457,14 +455,11 @@ def mutual_information(
         >>> round(float(mutual_information(z, labels, estimator="binned", num_bins=2)), 4)
         0.6931
     """
-    if estimator not in _ESTIMATORS:
-        raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
-    _check_positive_int("k", k)
-    _check_positive_int("num_bins", num_bins)
-    if project_dim is not None:
-        _check_positive_int("project_dim", project_dim)
-    if chunk_size is not None:
-        _check_positive_int("chunk_size", chunk_size)
+    check_choice("estimator", estimator, _ESTIMATORS)
+    check_int("k", k, minimum=1)
+    check_int("num_bins", num_bins, minimum=1)
+    check_int("project_dim", project_dim, minimum=1, allow_none=True)
+    check_chunk_size(chunk_size)
     zz, xx, is_labels = _pair(z, x_or_labels, num_classes, _check_dtype(dtype))
     n = zz.shape[0]
     if estimator == "ksg" and n <= k:

@@ -2,7 +2,8 @@
 
 Rows of every matrix are samples. Each row is scaled to unit L2 norm, so the Gram matrix
 K = ẐẐᵀ has a unit diagonal and K/n has trace one; its von Neumann entropy is in **nats**
-(natural log, METRICS.md §1).
+(natural log: infodyn's choice for every entropy but transfer entropy's bits, because MIR and
+HDR are ratios of entropies and do not depend on the base).
 
 Cost. Only eigenvalues are needed, and the non-zero eigenvalues of ẐẐᵀ/n (n×n) equal those of
 the dual ẐᵀẐ/n (d×d), so with d < n an entropy costs one d×d symmetric eigenvalue problem plus
@@ -26,6 +27,7 @@ import torch
 from torch import Tensor
 
 from infodyn._validation import check_labels, check_matrix, check_same_rows, check_tensor
+from infodyn.functional._chunking import check_chunk_size, row_slices
 
 __all__ = [
     "MatrixInformationResult",
@@ -63,12 +65,7 @@ def _check_options(dtype: object, chunk_size: object) -> None:
         raise TypeError(
             f"dtype must be a real floating torch.dtype, got {dtype!r}; use torch.float64"
         )
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
-    ):
-        raise ValueError(
-            f"chunk_size must be None or a positive number of rows, got {chunk_size!r}"
-        )
+    check_chunk_size(chunk_size)
 
 
 def _unit_rows(name: str, x: Tensor, dtype: torch.dtype) -> Tensor:
@@ -95,22 +92,17 @@ def _unit_rows(name: str, x: Tensor, dtype: torch.dtype) -> Tensor:
     return x / torch.linalg.vector_norm(x, dim=1, keepdim=True)
 
 
-def _row_slices(n: int, chunk_size: int | None) -> list[slice]:
-    step = n if chunk_size is None else chunk_size
-    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
-
-
 def _dual(u: Tensor, chunk_size: int | None) -> Tensor:
     """ÛᵀÛ (d×d), accumulated ``chunk_size`` rows at a time."""
     total = torch.zeros(u.shape[1], u.shape[1], dtype=u.dtype, device=u.device)
-    for rows in _row_slices(u.shape[0], chunk_size):
+    for rows in row_slices(u.shape[0], chunk_size):
         total = total + u[rows].mT @ u[rows]
     return total
 
 
 def _gram(u: Tensor, chunk_size: int | None) -> Tensor:
     """ÛÛᵀ (n×n), built ``chunk_size`` rows at a time."""
-    return torch.cat([u[rows] @ u.mT for rows in _row_slices(u.shape[0], chunk_size)])
+    return torch.cat([u[rows] @ u.mT for rows in row_slices(u.shape[0], chunk_size)])
 
 
 def _spectral_entropy(eigenvalues: Tensor, size: int) -> tuple[Tensor, Tensor]:
@@ -156,12 +148,12 @@ def _joint_entropy(
     r1, r2 = a1.shape[1], a2.shape[1]
     if (r1 * r2 < n) if path == "auto" else (path == "dual"):
         total = torch.zeros(r1 * r2, r1 * r2, dtype=u1.dtype, device=u1.device)
-        for rows in _row_slices(n, chunk_size):
+        for rows in row_slices(n, chunk_size):
             face = (a1[rows, :, None] * a2[rows, None, :]).reshape(-1, r1 * r2)
             total = total + face.mT @ face
         lam = torch.linalg.eigvalsh(total / n)
     else:
-        slices = _row_slices(n, chunk_size)
+        slices = row_slices(n, chunk_size)
         hadamard = torch.cat([(u1[rows] @ u1.mT) * (u2[rows] @ u2.mT) for rows in slices])
         lam = torch.linalg.eigvalsh(hadamard / n)
     return _spectral_entropy(lam, max(n, r1 * r2))[0]

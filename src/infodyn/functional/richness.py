@@ -4,15 +4,21 @@ Rows are samples. Φ (n, p) are the last-layer features (inputs of the final lin
 F (n, C) the network's outputs on the same samples (logits, bias included — not softmax).
 ⟨u|v⟩ is the mean over samples of u(x)·v(x). All algebra runs in float64.
 
-**D_LR** (METRICS.md §4). The feature kernel is K = ΦΦᵀ; the paper's minimum-projection
-operator T_MP[u] = a1⟨1|u⟩1 + a2·P_Ĥ(u) projects onto the learned functions Ĥ = span{f̂_c}.
+**D_LR** (Nam et al. 2024: their Definition 1 of the minimum-projection operator, and
+D_LR = 1 − CKA). The feature kernel is K = ΦΦᵀ; the minimum-projection operator
+T_MP[u] = a1⟨1|u⟩1 + a2·P_Ĥ(u) projects onto the learned functions Ĥ = span{f̂_c}.
 With centred kernel alignment CKA(K, L) = ⟨HKH, HLH⟩_F / (‖HKH‖_F ‖HLH‖_F), H = I − 11ᵀ/n,
 
     D_LR = 1 − CKA(K, T_MP) ∈ [0, 1]        (0 richest, 1 laziest)
 
-**[ours, METRICS.md]** After centring, T_MP is taken to be the projection onto the *centred*
+**infodyn's choice:** after centring, T_MP is taken to be the projection onto the *centred*
 outputs, span{F_c} — i.e. Ĥ is read together with the constant function that T_MP's a1 term
-adds. The literal H·P_Ĥ·H differs from it only when the constant function is not in span{F}.
+adds — because centring removes the a1 term and this reading has the closed form below. The
+paper's words, Ĥ = span{f̂_1 … f̂_C} alone, give H·P_Ĥ·H instead, which differs only when the
+constant function is not in span{F}; near collapse the two then differ (this reading is
+≥ 1 − √((C − 1)/C) once the within-class spread exceeds ~1e-6 of the scale, the literal one
+tends to 0).
+
 No n×n matrix is formed: with the thin SVD F_c = USVᵀ, r = #{s_i > 1e-6·s_1}, Q = U[:, :r],
 
     D_LR = 1 − ‖QᵀΦ_c‖_F² / (√r · ‖Φ_cᵀΦ_c‖_F)       (‖Φ_cΦ_cᵀ‖_F, the same number, if n < p)
@@ -22,7 +28,8 @@ Cost O(n·p·C + n·p·min(n, p)). The same value follows from the moments
 ‖QᵀΦ_c‖² = ‖S_r⁻¹ V_rᵀ F_cᵀΦ_c‖² with F_cᵀF_c = V S² Vᵀ — which lets a streaming metric keep
 p×p sums instead of samples.
 
-**The three curves** (the paper's Eq. 5; normalisations **[?]** as METRICS.md §4). The
+**The three curves** (the paper's Eq. 5; the normalisations below are unconfirmed — the
+paper's body could not be checked — and are infodyn's reading of its panels). The
 *uncentred* second moment G = ΦᵀΦ/n = V diag(ρ) Vᵀ, ρ_1 ≥ ρ_2 ≥ …, gives Nyström
 eigenfunctions e_k(x_i) = Φ(x_i)·v_k/√ρ_k, orthonormal under ⟨·|·⟩. Then
 
@@ -44,7 +51,14 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from infodyn._validation import check_labels, check_matrix, check_same_rows, check_tensor
+from infodyn._validation import (
+    check_int,
+    check_labels,
+    check_matrix,
+    check_same_rows,
+    check_tensor,
+)
+from infodyn.functional._chunking import check_chunk_size, row_slices
 
 __all__ = [
     "RichnessResult",
@@ -52,9 +66,12 @@ __all__ = [
     "richness",
 ]
 
-#: Singular values of F_c below this fraction of the largest count as zero (METRICS.md §4).
+#: Singular values of F_c below this fraction of the largest count as zero: infodyn's choice,
+#: because float64 round-off of a rank-deficient F_c stays far below it.
 RANK_TOL = 1e-6
 _F64 = torch.float64
+#: What ``k`` means, for its error message (shared with ``metrics.Richness``).
+_K_HINT = "it is the number of leading modes kept in each curve; None keeps all p"
 
 
 class RichnessResult(NamedTuple):
@@ -87,20 +104,6 @@ class _Moments(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 # validation
-
-
-def _check_chunk_size(chunk_size: object) -> None:
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
-    ):
-        raise ValueError(
-            f"chunk_size must be None or a positive number of rows, got {chunk_size!r}"
-        )
-
-
-def _check_k(k: object) -> None:
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-        raise ValueError(f"k must be None or a positive number of modes, got {k!r}")
 
 
 def _feature_matrix(name: str, value: object) -> Tensor:
@@ -138,11 +141,6 @@ def _targets_matrix(targets: object, *, n: int, num_classes: int | None, c: int)
     classes = c if num_classes is None else num_classes
     y = check_labels("targets", y, n=n, num_classes=classes)
     return torch.nn.functional.one_hot(y.long(), classes).to(_F64)
-
-
-def _row_slices(n: int, chunk_size: int | None) -> list[slice]:
-    step = n if chunk_size is None else chunk_size
-    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +182,7 @@ def _d_lr_from_samples(phi: Tensor, out: Tensor, chunk_size: int | None) -> Tens
     mean = phi.mean(dim=0)
     q = _centred_output_basis(out)
     r = q.shape[1]
-    slices = _row_slices(n, chunk_size)
+    slices = row_slices(n, chunk_size)
     aligned = torch.zeros(r, p, dtype=_F64, device=phi.device)  # QᵀΦ_c
     for rows in slices:
         aligned += q[rows].mT @ (phi[rows] - mean)
@@ -237,7 +235,7 @@ def d_lr(features: Tensor, outputs: Tensor, *, chunk_size: int | None = None) ->
         >>> round(float(d_lr(features, logits)), 6)
         0.0
     """
-    _check_chunk_size(chunk_size)
+    check_chunk_size(chunk_size)
     phi, out = _pair(features, outputs)
     return _d_lr_from_samples(phi, out, chunk_size)
 
@@ -252,7 +250,7 @@ def _moments(
     """Sums over the rows of float64 (Φ, F, Y), ``chunk_size`` rows at a time."""
     p, c = phi.shape[1], out.shape[1]
     phi_phi = torch.zeros(p, p, dtype=_F64, device=phi.device)
-    for rows in _row_slices(phi.shape[0], chunk_size):
+    for rows in row_slices(phi.shape[0], chunk_size):
         phi_phi += phi[rows].mT @ phi[rows]
     return _Moments(
         num_samples=torch.tensor(float(phi.shape[0]), dtype=_F64, device=phi.device),
@@ -323,7 +321,7 @@ def _spectrum_from_dual(
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
     """The same from the n×n dual ΦΦᵀ/n = U Λ Uᵀ (cheaper when n < p): e_k = √n·u_k."""
     n, p = phi.shape
-    gram = torch.cat([phi[rows] @ phi.mT for rows in _row_slices(n, chunk_size)]) / n
+    gram = torch.cat([phi[rows] @ phi.mT for rows in row_slices(n, chunk_size)]) / n
     lam, u = torch.linalg.eigh(gram)
     lam, u = lam.flip(0), u.flip(1)
     null = _null_modes(lam, max(n, p))
@@ -408,8 +406,8 @@ def richness(
         >>> round(float(result.utilization_cumulative[-1]), 6)  # F lies in span(Φ)
         1.0
     """
-    _check_chunk_size(chunk_size)
-    _check_k(k)
+    check_chunk_size(chunk_size)
+    check_int("k", k, minimum=1, allow_none=True, hint=_K_HINT)
     phi, out = _pair(features, outputs)
     n, p = phi.shape
     y = (

@@ -1,9 +1,11 @@
 """Transfer entropy between every neuron pair of two layers, from exact integer counts.
 
-Conventions (``transfer-entropy.md`` §1, as in PyInform ``transfer_entropy(x, y, k=1)`` and
-JIDT ``TransferEntropyCalculatorDiscrete(2, 1)``): binary series, target history k = 1,
-source history l = 1, source→target delay u = 1, plug-in (maximum-likelihood) probabilities,
-log base 2 (**bits**), no bias correction. Time = training samples in processing order.
+Schreiber's (2000) transfer entropy with the conventions of Moldovan, Caţaron & Andonie's code
+(its ``TEWindow``, a port of JIDT's ``TransferEntropyCalculatorDiscrete``), which equal PyInform
+``transfer_entropy(x, y, k=1)`` and JIDT ``TransferEntropyCalculatorDiscrete(2, 1)``: binary
+series, target history k = 1, source history l = 1, source→target delay u = 1, plug-in
+(maximum-likelihood) probabilities, log base 2 (**bits**), no bias correction. Time = training
+samples in processing order, as in that code.
 
 For source x and target y of length T, with s = x_{t−u}, p = y_{t−1}, f = y_t over the
 N = T − max(u, 1) observations,
@@ -20,13 +22,13 @@ int32 GEMM (``torch._int_mm``), elsewhere float32 sums of 0/1 below 2^24 per chu
 from __future__ import annotations
 
 import math
-import operator
 from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
 
-from infodyn._validation import check_finite, check_tensor
+from infodyn._validation import check_choice, check_finite, check_int, check_tensor
+from infodyn.functional._chunking import check_chunk_size
 
 __all__ = [
     "TransferEntropySignificance",
@@ -98,19 +100,8 @@ def _check_binary(name: str, value: object) -> Tensor:
     return x
 
 
-def _as_count(name: str, value: object, minimum: int, *, what: str) -> int:
-    """``value`` as a Python int >= ``minimum`` (numpy integers accepted), else ValueError."""
-    try:
-        number = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        number = None
-    if number is None or isinstance(value, bool) or number < minimum:
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return number
-
-
 def _check_pair(source: object, target: object, delay: object) -> tuple[Tensor, Tensor, int]:
-    lag = _as_count("delay", delay, 0, what="an integer >= 0")
+    lag = check_int("delay", delay, minimum=0)
     x = _check_binary("source", source)
     y = _check_binary("target", target)
     if x.shape[0] != y.shape[0]:
@@ -214,11 +205,7 @@ def transition_counts(
         :class:`TransitionCounts`; counts of consecutive chunks (or streamed batches) add.
     """
     x, y, lag = _check_pair(source, target, delay)
-    rows = (
-        _EXACT_ROWS
-        if chunk_size is None
-        else _as_count("chunk_size", chunk_size, 1, what="None or a positive int")
-    )
+    rows = check_chunk_size(chunk_size) or _EXACT_ROWS
     s, p, f = _aligned(x, y, lag)
     return _counts_from_block(_joint_block(s, p, f, min(rows, _EXACT_ROWS)), y.shape[1])
 
@@ -296,7 +283,7 @@ def transfer_entropy(
     Example:
         >>> x = torch.tensor([0, 1, 1, 1, 1, 0, 0, 0, 0])
         >>> y = torch.tensor([0, 0, 1, 1, 1, 1, 0, 0, 0])
-        >>> float(transfer_entropy(x[:, None], y[:, None]))  # spec §8.5
+        >>> float(transfer_entropy(x[:, None], y[:, None]))  # PyInform's doc series
         0.8112781244591328
         >>> round(float(transfer_entropy(y[:, None], x[:, None])), 12)
         0.122556248918
@@ -375,9 +362,9 @@ def transfer_entropy_null(
         >>> round(float(result.te), 2), float(result.p_value), float(result.null_mean) < 0.01
         (1.0, 0.05, True)
     """
-    n_surrogates = _as_count("n_surrogates", n_surrogates, 1, what="a positive int")
-    if method not in ("shuffle", "circular"):
-        raise ValueError(f"method must be 'shuffle' or 'circular', got {method!r}")
+    n_surrogates = check_int("n_surrogates", n_surrogates, minimum=1)
+    check_choice("method", method, ("shuffle", "circular"))
+    max_elements = check_int("max_elements", max_elements, minimum=1)
     x, y, lag = _check_pair(source, target, delay)
     s, p, f = _aligned(x, y, lag)
     n_obs, m = s.shape

@@ -1,10 +1,18 @@
 """Transfer entropy across a stack of layers: adjacent-pair matrices, summaries, TE plane.
 
-``transfer-entropy.md`` §2.3–§5: every ordered neuron pair (i in layer L, j in layer L+1),
-direction forward; a conv layer's neuron is a channel (spatial mean of its map); the output
-layer is the softmax probabilities; one number per layer pair is the mean over its pairs
-(sum and max are kept too). The TE information plane puts each hidden layer T_m at
-x = TE(L_{m−1} → T_m) (information arriving) and y = TE(T_m → L_{m+1}) (information passed on).
+As in Moldovan, Caţaron & Andonie's code (github.com/avmoldovan/CNN-TE, ``NNutils.calc_fc``;
+the code of their 2021 CNN paper, which their 2024 TE information-plane paper, arXiv
+2404.01364, most likely reuses): TE of every ordered neuron pair (i in layer L, j in layer
+L+1), direction forward, the output layer being the softmax probabilities, and one number per
+layer pair, the mean over its pairs (that code logs the matrix's min, max, mean and std; sum
+and max are kept here).
+
+infodyn's choices, which the paper's available text does not settle: every adjacent pair of
+the stack is measured (the code measures only the last one); a conv layer's neuron is a
+channel (``neuron_series``: spatial mean); and the TE information plane puts each hidden layer
+T_m at x = TE(L_{m−1} → T_m) (information arriving) and y = TE(T_m → L_{m+1}) (information
+passed on), because these are the TE counterparts of the (I(X;T), I(T;Y)) axes of
+Shwartz-Ziv & Tishby's information plane.
 """
 
 from __future__ import annotations
@@ -15,18 +23,19 @@ from typing import Literal, NamedTuple
 
 from torch import Tensor
 
-from infodyn._validation import check_tensor
+from infodyn._validation import check_choice
 from infodyn.functional.binarize import binarize
+from infodyn.functional.neurons import neuron_series
 from infodyn.functional.te import transfer_entropy
 
 __all__ = [
     "LayerPairTransferEntropy",
     "layer_transfer_entropy",
-    "neuron_series",
     "te_information_plane",
 ]
 
 Statistic = Literal["mean", "max", "sum"]
+STATISTICS: tuple[Statistic, ...] = ("mean", "max", "sum")
 
 
 class LayerPairTransferEntropy(NamedTuple):
@@ -40,27 +49,8 @@ class LayerPairTransferEntropy(NamedTuple):
     sum: float
 
     def statistic(self, name: Statistic) -> float:
-        """The named summary: ``"mean"`` (the spec's primary), ``"max"`` or ``"sum"``."""
-        if name not in ("mean", "max", "sum"):
-            raise ValueError(f"statistic must be 'mean', 'max' or 'sum', got {name!r}")
-        return float(getattr(self, name))
-
-
-def neuron_series(activation: Tensor) -> Tensor:
-    """One value per neuron and sample: (N, d) as is; conv maps (N, C, …) → channel means.
-
-    Example:
-        >>> import torch
-        >>> neuron_series(torch.ones(4, 3, 5, 5)).shape
-        torch.Size([4, 3])
-    """
-    x = check_tensor("activation", activation)
-    if x.ndim < 2:
-        raise ValueError(
-            f"activation must be (samples, neurons, …), got shape {tuple(x.shape)}; "
-            f"add a neuron axis with activation.reshape(-1, 1)"
-        )
-    return x.flatten(2).mean(-1) if x.ndim > 2 else x
+        """The named summary: ``"mean"`` (the authors' logged summary), ``"max"`` or ``"sum"``."""
+        return float(getattr(self, check_choice("statistic", name, STATISTICS)))
 
 
 def layer_transfer_entropy(
@@ -74,8 +64,9 @@ def layer_transfer_entropy(
 
     Args:
         layers: layer name → activations over the same T samples in processing order, in
-            forward order (e.g. ``{"conv1": …, "fc1": …, "softmax": probs}``); conv maps are
-            reduced to channel means.
+            forward order (e.g. ``{"conv1": …, "fc1": …, "softmax": probs}``); each is turned
+            into (T, neurons) by :func:`~infodyn.functional.neuron_series` (conv maps → channel
+            means).
         q: percentile for :func:`binarize` with one threshold per layer over all T samples
             (``layer_epoch`` scope); None when the inputs are already binary.
         delay: source→target lag (default 1).

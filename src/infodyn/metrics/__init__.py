@@ -1,5 +1,11 @@
-"""Stateful ``torchmetrics.Metric`` classes that accumulate and call ``infodyn.functional``."""
+"""Stateful ``torchmetrics.Metric`` classes that accumulate and call ``infodyn.functional``.
 
+Every metric's accumulated state can be checkpointed mid-pass with :func:`metric_state_dict`
+and restored into a fresh metric built with the same arguments with
+:func:`load_metric_state_dict`.
+"""
+
+from infodyn.metrics._state import load_metric_state_dict, metric_state_dict
 from infodyn.metrics.collapse import NeuralCollapse
 from infodyn.metrics.information_plane import InformationPlane
 from infodyn.metrics.matrix_information import MatrixInformation
@@ -13,4 +19,6 @@ __all__ = [
     "NeuralCollapse",
     "Richness",
     "TransferEntropy",
+    "load_metric_state_dict",
+    "metric_state_dict",
 ]

@@ -1,4 +1,8 @@
-"""Streaming neural-collapse measures over an evaluation pass (METRICS.md §3)."""
+"""Streaming neural-collapse measures over an evaluation pass.
+
+Papyan, Han & Donoho (2020) and Sakamoto & Sato's measures; definitions and citations in
+:mod:`infodyn.functional.collapse`.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
 
-from infodyn._validation import check_finite, check_matrix, check_tensor
+from infodyn._validation import check_choice, check_finite, check_int, check_matrix, check_tensor
 from infodyn.functional.collapse_stats import (
     MEASURES,
     NEEDS_SECOND_MOMENT,
+    RNC1_NORMS,
     CollapseStats,
     RNC1Norm,
     _check_bias,
@@ -23,13 +27,13 @@ from infodyn.functional.collapse_stats import (
     _collapse_update,
     _nc4_mismatches,
 )
+from infodyn.metrics._lazy import LazyWidthMetric
 
 #: Every key ``NeuralCollapse.compute`` can return.
 ALL_MEASURES = (*MEASURES, "nc4")
-_FEATURE_STATES = ("sums", "second_moment")
 
 
-class NeuralCollapse(Metric):
+class NeuralCollapse(LazyWidthMetric):
     """Neural-collapse measures (RNC1, NC1–NC4, CDNV, variances) from one streaming pass.
 
     Each ``update`` adds a batch to float64 sufficient statistics — per-class counts, sums,
@@ -39,7 +43,9 @@ class NeuralCollapse(Metric):
     there). Memory is O(C·d), plus O(d²) for NC1: **leave ``nc1`` out of ``measures`` for very
     wide layers** (every other measure, ``nc1_trace`` included, needs no d×d state). All states
     add across DDP ranks (the largest norm takes the max), and ``merge_state`` adds two
-    instances built with the same arguments.
+    instances built with the same arguments. The d-dependent states are sized at the first
+    batch (or at construction with ``num_features``), as every lazily sized infodyn metric
+    (``infodyn.metrics._lazy``): ``reset()`` forgets a width learned from the data.
 
     **Offset stability.** Sums are taken of h − r for a fixed reference r: zeros by default,
     because a data-driven shift (the first batch's mean, as the functional API uses) would
@@ -66,8 +72,8 @@ class NeuralCollapse(Metric):
             when ``update`` received ``head_weight`` (and ``nc4`` only from the second pass).
         rnc1_norm: ``"mean"`` (authors' code, default) or ``"max"`` (paper's B_g): the scale
             RNC1 divides by (see ``functional.collapse.rnc1``).
-        num_features: d, if known; allocates the states up front (otherwise at the first
-            ``update``). Needed for DDP when a rank may see no batch.
+        num_features: d, if known; sizes the states up front (otherwise at the first
+            ``update``, and again after each ``reset()``).
         reference: (d,) the fixed shift r, identical on all ranks; None means zeros.
         kwargs: passed to ``torchmetrics.Metric``.
 
@@ -95,6 +101,10 @@ class NeuralCollapse(Metric):
     nc4_mismatches: Tensor
     nc4_samples: Tensor
 
+    # Kept across batches but not reduced across ranks: the last head seen (NC3) and the class
+    # means of the previous compute() (NC4); a checkpoint must keep them too.
+    _checkpoint_attributes = ("_head_weight", "_nc4_means")
+
     def __init__(
         self,
         num_classes: int,
@@ -106,17 +116,14 @@ class NeuralCollapse(Metric):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(
-                f"num_classes must be an integer >= 2, got {num_classes!r}; neural collapse "
-                f"needs at least 2 classes"
-            )
+        num_classes = check_int(
+            "num_classes", num_classes, minimum=2, hint="neural collapse needs at least 2 classes"
+        )
         chosen = tuple(ALL_MEASURES if measures is None else measures)
         unknown = sorted(set(chosen) - set(ALL_MEASURES))
         if unknown or not chosen:
             raise ValueError(f"unknown or no measures {unknown}; choose from {ALL_MEASURES}")
-        if rnc1_norm not in ("mean", "max"):
-            raise ValueError(f"rnc1_norm must be 'mean' or 'max', got {rnc1_norm!r}")
+        check_choice("rnc1_norm", rnc1_norm, RNC1_NORMS)
         if reference is not None:
             reference = check_tensor("reference", reference).detach().to(torch.float64)
             check_finite("reference", reference)
@@ -125,6 +132,7 @@ class NeuralCollapse(Metric):
                     f"reference must have shape (num_features,), got {reference.shape}"
                 )
             num_features = reference.numel()
+        self.num_features = check_int("num_features", num_features, minimum=1, allow_none=True)
         self.num_classes = num_classes
         self.measures = chosen
         self.rnc1_norm: RNC1Norm = rnc1_norm
@@ -139,23 +147,16 @@ class NeuralCollapse(Metric):
         self.add_state("max_norm", torch.zeros((), dtype=f64), "max")
         self.add_state("nc4_mismatches", torch.zeros((), dtype=f64), "sum")
         self.add_state("nc4_samples", torch.zeros((), dtype=f64), "sum")
-        # Placeholders of width 0 until d is known (see _allocate).
-        self.add_state("sums", torch.zeros(num_classes, 0, dtype=f64), "sum")
+        widths = {"d": self.num_features}
+        self.add_lazy_state("sums", (num_classes, "d"), widths=widths, dtype=f64)
         if self.needs_second_moment:
-            self.add_state("second_moment", torch.zeros(0, 0, dtype=f64), "sum")
-        if num_features is not None:
-            self._allocate(num_features)
+            self.add_lazy_state("second_moment", ("d", "d"), widths=widths, dtype=f64)
 
-    def _allocate(self, d: int) -> None:
-        """Give the d-dependent states (and their reset defaults) their real shape."""
-        shapes = {"sums": (self.num_classes, d), "second_moment": (d, d)}
-        for name in _FEATURE_STATES:
-            if name in self._defaults:
-                zeros = torch.zeros(shapes[name], dtype=torch.float64, device=self.device)
-                self._defaults[name] = zeros.clone()
-                setattr(self, name, zeros)
+    def _reference(self, d: int) -> Tensor:
+        """The shift r on the states' device: as given, or zeros (d,)."""
         if self.reference is None:
-            self.reference = torch.zeros(d, dtype=torch.float64)
+            return torch.zeros(d, dtype=torch.float64, device=self.sums.device)
+        return self.reference.to(self.sums.device)
 
     def update(
         self,
@@ -166,21 +167,25 @@ class NeuralCollapse(Metric):
     ) -> None:
         """Add a batch: ``features`` (n, d), ``labels`` (n,), optional head (C, d) and (C,)."""
         x = check_matrix("features", features, min_rows=1).detach()
-        d = self.sums.shape[1]
-        if d == 0:
-            self._allocate(x.shape[1])
+        self._follow_device(x.device)
+        d = self.lazy_widths().get("d")
+        if d is None:
+            self._size_lazy_states({"d": x.shape[1]})
         elif x.shape[1] != d:
+            source = "num_features is" if self.num_features is not None else "earlier updates had"
             raise ValueError(
-                f"features has {x.shape[1]} columns but earlier updates had {d}; one "
+                f"features has {x.shape[1]} columns but {source} {d}; one "
                 f"NeuralCollapse measures one layer — reset() or use one metric per layer"
             )
-        assert self.reference is not None
+        if self._nc4_means is not None and self._nc4_means.shape[1] != x.shape[1]:
+            self._nc4_means = None  # means of another layer, measured before a reset()
+        x = x.to(self.sums.device)  # a later batch on another device joins the states
         stats = _collapse_update(
             x,
             labels,
             self.num_classes,
             second_moment=self.needs_second_moment,
-            reference=self.reference.to(self.sums.device),
+            reference=self._reference(x.shape[1]),
         )
         self.counts = self.counts + stats.counts
         self.sums = self.sums + stats.sums
@@ -199,7 +204,7 @@ class NeuralCollapse(Metric):
                 self.nc4_samples = self.nc4_samples + x.shape[0]
 
     def _stats(self) -> CollapseStats:
-        if int(self.counts.sum()) == 0 or self.reference is None:
+        if int(self.counts.sum()) == 0:
             raise RuntimeError(
                 "NeuralCollapse.compute() was called before update(): no batch has been seen; "
                 "call update(features, labels) at least once after reset()"
@@ -210,7 +215,7 @@ class NeuralCollapse(Metric):
             sq_norm_sums=self.sq_norm_sums,
             norm_sums=self.norm_sums,
             max_norm=self.max_norm,
-            reference=self.reference.to(self.sums.device),
+            reference=self._reference(self.sums.shape[1]),
             second_moment=self.second_moment if self.needs_second_moment else None,
         )
 
@@ -233,17 +238,3 @@ class NeuralCollapse(Metric):
         """Clear the statistics and the remembered head; keep the class means NC4 uses."""
         super().reset()
         self._head_weight = None
-
-    def _reduce_states(self, incoming_state: dict[str, Any]) -> None:
-        # merge_state and forward() add an incoming state; one side may not have seen a batch
-        # yet, so its d-dependent states are still width-0 placeholders: widen them to zeros.
-        incoming = dict(incoming_state)
-        for name in _FEATURE_STATES:
-            if name not in self._defaults:
-                continue
-            mine, theirs = getattr(self, name), incoming[name]
-            if theirs.numel() == 0 and mine.numel() > 0:
-                incoming[name] = torch.zeros_like(mine)
-            elif mine.numel() == 0 and theirs.numel() > 0:
-                self._allocate(theirs.shape[-1])
-        super()._reduce_states(incoming)

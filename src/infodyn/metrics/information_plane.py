@@ -1,4 +1,4 @@
-"""Streaming information-plane coordinates: I(Z;X), I(Z;Y) and nHSIC (METRICS.md §3)."""
+"""Streaming information-plane coordinates: I(Z;X), I(Z;Y) and nHSIC (Sakamoto & Sato, Fig. 4)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from infodyn._validation import check_labels, check_matrix, check_same_rows, check_tensor
-from infodyn.functional.dependence import (
-    _ESTIMATORS,
-    _check_positive,
-    _check_positive_int,
-    mutual_information,
-    nhsic,
+from infodyn._validation import (
+    check_choice,
+    check_int,
+    check_labels,
+    check_matrix,
+    check_positive,
+    check_same_rows,
+    check_tensor,
 )
+from infodyn.functional._chunking import check_chunk_size
+from infodyn.functional.dependence import _ESTIMATORS, mutual_information, nhsic
 
 KEYS = ("mi_zx", "mi_zy", "redundant_information", "nhsic_zx", "nhsic_zy", "nhsic_redundant")
 
@@ -99,31 +102,19 @@ class InformationPlane(Metric):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if estimator not in _ESTIMATORS:
-            raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
-        self.max_samples = _check_positive_int("max_samples", max_samples, minimum=2)
-        self.k = _check_positive_int("k", k)
-        if project_dim is not None:
-            _check_positive_int("project_dim", project_dim)
-        if chunk_size is not None:
-            _check_positive_int("chunk_size", chunk_size)
-        if num_classes is not None:
-            _check_positive_int("num_classes", num_classes)
-        if nhsic_shuffle_seed is not None and (
-            isinstance(nhsic_shuffle_seed, bool) or not isinstance(nhsic_shuffle_seed, int)
-        ):
-            raise ValueError(
-                f"nhsic_shuffle_seed must be None or an int, got {nhsic_shuffle_seed!r}"
-            )
-        self.estimator = estimator
-        self.project_dim = project_dim
-        self.num_bins = _check_positive_int("num_bins", num_bins)
-        self.nhsic_batch_size = _check_positive_int("nhsic_batch_size", nhsic_batch_size, minimum=2)
-        self.nhsic_shuffle_seed = nhsic_shuffle_seed
-        self.sigma = _check_positive("sigma", sigma)
-        self.epsilon = _check_positive("epsilon", epsilon)
-        self.num_classes = num_classes
-        self.chunk_size = chunk_size
+        self.estimator = check_choice("estimator", estimator, _ESTIMATORS)
+        self.max_samples = check_int("max_samples", max_samples, minimum=2)
+        self.k = check_int("k", k, minimum=1)
+        self.project_dim = check_int("project_dim", project_dim, minimum=1, allow_none=True)
+        self.chunk_size = check_chunk_size(chunk_size)
+        self.num_classes = check_int("num_classes", num_classes, minimum=1, allow_none=True)
+        self.nhsic_shuffle_seed = check_int(
+            "nhsic_shuffle_seed", nhsic_shuffle_seed, allow_none=True
+        )
+        self.num_bins = check_int("num_bins", num_bins, minimum=1)
+        self.nhsic_batch_size = check_int("nhsic_batch_size", nhsic_batch_size, minimum=2)
+        self.sigma = check_positive("sigma", sigma)
+        self.epsilon = check_positive("epsilon", epsilon)
         self.add_state("kept_features", [], "cat")
         self.add_state("kept_inputs", [], "cat")
         self.add_state("kept_labels", [], "cat")

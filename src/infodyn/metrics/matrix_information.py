@@ -9,7 +9,7 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from infodyn._validation import check_labels, check_matrix
+from infodyn._validation import check_choice, check_int, check_labels, check_matrix
 from infodyn.functional.matrix_info import head_rows, matrix_information
 
 _KEYS = ("mir", "hdr", "entropy_features", "entropy_head", "mutual_information")
@@ -22,9 +22,9 @@ class MatrixInformation(Metric):
     Each ``update`` pairs every sample with the head vector of its label,
     W_y = ``head_rows(head_weight, labels)``, and the values come from
     ``infodyn.functional.matrix_information`` (formulas there; entropies in nats,
-    MIR and HDR in [0, 1]). Two modes **[ours]** — both are per-batch quantities at heart,
-    because the normalised Gram of n samples has no sufficient statistic smaller than the
-    samples themselves:
+    MIR and HDR in [0, 1]). Two modes, infodyn's choice — both are per-batch quantities at
+    heart, because the normalised Gram of n samples has no sufficient statistic smaller than
+    the samples themselves:
 
     * ``"batch_mean"`` (default): the five values are computed on each batch and **averaged
       over batches** (unweighted). This is what the paper does: it computes MIR/HDR on
@@ -76,10 +76,8 @@ class MatrixInformation(Metric):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 2:
-            raise ValueError(f"max_samples must be an integer >= 2, got {max_samples!r}")
+        check_choice("mode", mode, _MODES)
+        max_samples = check_int("max_samples", max_samples, minimum=2)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
         self.mode = mode

@@ -6,30 +6,39 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from infodyn._validation import check_labels, check_matrix, check_same_rows
+from infodyn._validation import check_choice, check_int, check_labels, check_matrix, check_same_rows
 from infodyn.functional.richness import (
+    _K_HINT,
     RichnessResult,
     _Moments,
     _moments,
     _richness_from_moments,
     richness,
 )
+from infodyn.metrics._lazy import LazyWidthMetric
 
 _MODES = ("samples", "covariance")
 _F64 = torch.float64
-#: moment states of covariance mode (sums over samples; see ``functional.richness._Moments``).
-_MOMENT_STATES = ("phi_sum", "out_sum", "phi_phi", "phi_out", "out_out", "phi_target")
+#: moment states of covariance mode (sums over samples; see ``functional.richness._Moments``),
+#: with their shapes in p (features) and c (logit columns); ΦᵀY has c columns, as Y is one-hot.
+_MOMENT_DIMS: dict[str, tuple[str, ...]] = {
+    "phi_sum": ("p",),
+    "out_sum": ("c",),
+    "phi_phi": ("p", "p"),
+    "phi_out": ("p", "c"),
+    "out_out": ("c", "c"),
+    "phi_target": ("p", "c"),
+}
 
 
-class Richness(Metric):
+class Richness(LazyWidthMetric):
     """D_LR, cumulative utilisation Π̂(k), quality Π*(k) and relative norms ρ_k/ρ_1.
 
     Values as :func:`infodyn.functional.richness.richness` (formulas there). Measure on a
     **fixed** set of samples (the paper: a fixed subset of the training set, n ≥ 2p) so that
-    checkpoints compare. Two modes **[ours]**:
+    checkpoints compare. Two modes, infodyn's choice:
 
     * ``"samples"`` (default): keeps the **first** ``max_samples`` rows seen (features, logits,
       labels) and computes on them at ``compute`` — no reservoir: feed a fixed, pre-shuffled
@@ -39,7 +48,8 @@ class Richness(Metric):
       row seen (no cap). D_LR is exact from them (QᵀΦ_c comes from the output-side Gram
       F_cᵀF_c), and so are the curves, so this mode equals ``"samples"`` on the same rows up to
       round-off. Memory p² floats whatever n; states add across ranks. Centring subtracts
-      n·μμᵀ from ΦᵀΦ, which loses digits when the mean is much larger than the spread.
+      n·μμᵀ from ΦᵀΦ, which loses digits when the mean is much larger than the spread. The
+      p- and C-sized sums are sized at the first batch (``infodyn.metrics._lazy``).
 
     ``compute`` returns ``d_lr`` (0-d), ``utilization_cumulative`` (K,), ``relative_norms``
     (K,), ``quality_cumulative`` (K,) when labels were given, and ``num_classes`` (0-d, the
@@ -90,15 +100,9 @@ class Richness(Metric):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 3:
-            raise ValueError(f"max_samples must be an integer >= 3, got {max_samples!r}")
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-            raise ValueError(f"k must be None or a positive number of modes, got {k!r}")
-        self.mode = mode
-        self.max_samples = max_samples
-        self.k = k
+        self.mode = check_choice("mode", mode, _MODES)
+        self.max_samples = check_int("max_samples", max_samples, minimum=3)
+        self.k = check_int("k", k, minimum=1, allow_none=True, hint=_K_HINT)
         if mode == "samples":
             self.add_state("kept_features", [], "cat")
             self.add_state("kept_logits", [], "cat")
@@ -107,15 +111,15 @@ class Richness(Metric):
         self.add_state("count", torch.zeros((), dtype=_F64), "sum")
         self.add_state("labelled", torch.zeros((), dtype=_F64), "sum")
         self.add_state("target_sq", torch.zeros((), dtype=_F64), "sum")
-        # Shapes are known only at the first update; an empty state is replaced there.
-        for name in _MOMENT_STATES:
-            self.add_state(name, torch.zeros(0, dtype=_F64), "sum")
+        for name, dims in _MOMENT_DIMS.items():
+            self.add_lazy_state(name, dims, widths={}, dtype=_F64)
 
     def update(self, features: Tensor, logits: Tensor, labels: Tensor | None = None) -> None:
         """Add one batch: ``features`` (n, p), ``logits`` (n, C), optional ``labels`` (n,)."""
         phi = check_matrix("features", features, min_rows=1).detach()
         out = check_matrix("logits", logits, min_rows=1).detach()
         check_same_rows("features", phi, "logits", out)
+        self._follow_device(phi.device)
         if labels is not None:
             labels = check_labels("labels", labels, n=phi.shape[0], num_classes=out.shape[1])
         if self.mode == "samples":
@@ -142,23 +146,24 @@ class Richness(Metric):
         seen = float(self.count)
         if seen and (float(self.labelled) > 0) != (labels is not None):
             raise ValueError(_MIXED_LABELS)
-        if self.phi_phi.numel():
+        if self.lazy_widths():
             _check_widths(self.phi_phi, self.out_out, phi, out)
+        else:
+            self._size_lazy_states({"p": phi.shape[1], "c": out.shape[1]})
+        device = self.phi_phi.device  # a later batch on another device joins the states
         targets = None
         if labels is not None:
-            targets = torch.nn.functional.one_hot(labels.long(), out.shape[1]).to(_F64)
-        m = _moments(phi.to(_F64), out.to(_F64), targets)
+            targets = torch.nn.functional.one_hot(labels.long(), out.shape[1]).to(device, _F64)
+        m = _moments(phi.to(device, _F64), out.to(device, _F64), targets)
         self.count = self.count + m.num_samples
         if targets is not None:
             self.labelled = self.labelled + m.num_samples
             assert m.target_sq is not None
             self.target_sq = self.target_sq + m.target_sq
-        for name in _MOMENT_STATES:
+        for name in _MOMENT_DIMS:
             value = getattr(m, name)
-            if value is None:  # no labels: ΦᵀY stays empty
-                continue
-            state = getattr(self, name)
-            setattr(self, name, value if state.numel() == 0 else state + value)
+            if value is not None:  # without labels ΦᵀY stays zero (and is not used)
+                setattr(self, name, getattr(self, name) + value)
 
     def compute(self) -> dict[str, Tensor]:
         """``d_lr``, ``utilization_cumulative``, ``relative_norms``, ``num_classes`` and, with

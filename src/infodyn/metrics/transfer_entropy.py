@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torchmetrics import Metric
 
-from infodyn.functional.binarize import Scope, binarize
+from infodyn._validation import check_choice, check_int
+from infodyn.functional.binarize import SCOPES, Scope, binarize
+from infodyn.functional.neurons import neuron_series
 from infodyn.functional.te import (
     TransitionCounts,
     transfer_entropy_from_counts,
     transition_counts,
 )
-from infodyn.functional.te_layers import neuron_series
+from infodyn.functional.te_layers import LayerPairTransferEntropy, te_information_plane
+from infodyn.metrics._lazy import LazyWidthMetric
 
 _COUNT_FIELDS = TransitionCounts._fields
+# Shapes of the count tables in m (source neurons) and n (target neurons); N is a scalar.
+_COUNT_DIMS: dict[str, tuple[str, ...]] = {
+    "source_past": ("m", "n"),
+    "source_next": ("m", "n"),
+    "source_both": ("m", "n"),
+    "source": ("m",),
+    "past": ("n",),
+    "next": ("n",),
+    "both": ("n",),
+}
 
 
-class TransferEntropy(Metric):
+class TransferEntropy(LazyWidthMetric):
     """TE(source_i → target_j) in bits for every neuron pair, streamed over batches.
 
     The time axis is the order in which samples reach :meth:`update`: batches are joined
@@ -36,13 +49,14 @@ class TransferEntropy(Metric):
     number, and the batch-local reset of TorchMetrics' ``forward`` would cut the stream.
 
     Args:
-        num_sources: m, neurons of the source layer.
-        num_targets: n, neurons of the target layer.
+        num_sources: m, neurons of the source layer; None (default) takes it from the first
+            batch (and again after each ``reset()``), as every lazily sized infodyn metric.
+        num_targets: n, neurons of the target layer; None takes it from the first batch.
         delay: source→target lag u (default 1).
         kwargs: passed to ``torchmetrics.Metric``.
 
     Example:
-        >>> metric = TransferEntropy(num_sources=1, num_targets=1)
+        >>> metric = TransferEntropy()
         >>> x = torch.tensor([0, 1, 1, 1, 1, 0, 0, 0, 0])[:, None]
         >>> y = torch.tensor([0, 0, 1, 1, 1, 1, 0, 0, 0])[:, None]
         >>> metric.update(x[:4], y[:4]); metric.update(x[4:], y[4:])
@@ -64,39 +78,46 @@ class TransferEntropy(Metric):
     both: Tensor
     observations: Tensor
 
+    # The last max(u, 1) samples of the stream: the past of the next batch. Rank-local and
+    # not reduced (see the class docstring), but part of a checkpoint.
+    _checkpoint_attributes = ("_tail_source", "_tail_target")
+
     def __init__(
-        self, num_sources: int, num_targets: int, *, delay: int = 1, **kwargs: Any
+        self,
+        num_sources: int | None = None,
+        num_targets: int | None = None,
+        *,
+        delay: int = 1,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        for name, value in (("num_sources", num_sources), ("num_targets", num_targets)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
-            raise ValueError(f"delay must be an integer >= 0, got {delay!r}")
-        self.num_sources, self.num_targets, self.delay = num_sources, num_targets, delay
-        m, n = num_sources, num_targets
-        shapes: dict[str, tuple[int, ...]] = {
-            "source_past": (m, n),
-            "source_next": (m, n),
-            "source_both": (m, n),
-        }
-        shapes |= {"source": (m,), "past": (n,), "next": (n,), "both": (n,), "observations": ()}
-        for name in _COUNT_FIELDS:
-            self.add_state(name, torch.zeros(shapes[name], dtype=torch.long), dist_reduce_fx="sum")
-        # The last max(u, 1) samples of the stream: the past of the next batch. Rank-local and
-        # not a synced state (see the class docstring).
+        self.num_sources = check_int("num_sources", num_sources, minimum=1, allow_none=True)
+        self.num_targets = check_int("num_targets", num_targets, minimum=1, allow_none=True)
+        self.delay = check_int("delay", delay, minimum=0)
+        widths = {"m": self.num_sources, "n": self.num_targets}
+        for name, dims in _COUNT_DIMS.items():
+            self.add_lazy_state(name, dims, widths=widths, dtype=torch.long)
+        self.add_state("observations", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
         self._tail_source: Tensor | None = None
         self._tail_target: Tensor | None = None
 
     def _check_widths(self, source: Tensor, target: Tensor) -> None:
-        for name, x, width in (
-            ("source", source, self.num_sources),
-            ("target", target, self.num_targets),
+        known = self.lazy_widths()
+        for name, x, dim, given in (
+            ("source", source, "m", self.num_sources),
+            ("target", target, "n", self.num_targets),
         ):
-            if x.ndim != 2 or x.shape[1] != width:
+            width = known.get(dim)
+            if x.ndim != 2:
                 raise ValueError(
-                    f"{name} must have shape (batch, {width}) as set at construction, "
-                    f"got {tuple(x.shape)}"
+                    f"{name} must be 2-D (batch, neurons), got shape {tuple(x.shape)}; for one "
+                    f"neuron use {name}.reshape(-1, 1)"
+                )
+            if width is not None and x.shape[1] != width:
+                origin = "as set at construction" if given is not None else "as earlier batches"
+                raise ValueError(
+                    f"{name} must have shape (batch, {width}) {origin}, got {tuple(x.shape)}; "
+                    f"one metric measures one pair of layers — reset() it or use another"
                 )
 
     def update(self, source: Tensor, target: Tensor) -> None:
@@ -107,6 +128,8 @@ class TransferEntropy(Metric):
                 f"source has {source.shape[0]} samples but target has {target.shape[0]}; "
                 f"pass the same batch of samples for both layers"
             )
+        self._follow_device(source.device)
+        self._size_lazy_states({"m": source.shape[1], "n": target.shape[1]})
         if self._tail_source is not None and self._tail_target is not None:
             source = torch.cat([self._tail_source.to(source), source])
             target = torch.cat([self._tail_target.to(target), target])
@@ -114,7 +137,8 @@ class TransferEntropy(Metric):
         if source.shape[0] > keep:
             counts = transition_counts(source, target, delay=self.delay)
             for name, value in zip(_COUNT_FIELDS, counts, strict=True):
-                setattr(self, name, getattr(self, name) + value.to(self.device))
+                state = getattr(self, name)
+                setattr(self, name, state + value.to(state.device))
         self._tail_source = source[-keep:].detach().clone()
         self._tail_target = target[-keep:].detach().clone()
 
@@ -131,24 +155,26 @@ class TransferEntropy(Metric):
         """``te`` (m, n) in bits, and its ``te_mean``, ``te_max``, ``te_sum`` over pairs."""
         if int(self.observations) == 0:
             raise RuntimeError(
-                "TransferEntropy.compute() needs at least one transition: update() with a "
-                "series of at least 2 samples (in one or several batches) first"
+                f"{type(self).__name__}.compute() needs at least one transition: update() with "
+                f"a series of at least 2 samples (in one or several batches) first"
             )
         counts = TransitionCounts(*(getattr(self, name) for name in _COUNT_FIELDS))
         te = transfer_entropy_from_counts(counts)
         return {"te": te, "te_mean": te.mean(), "te_max": te.max(), "te_sum": te.sum()}
 
 
-class LayerTransferEntropy(Metric):
+class LayerTransferEntropy(LazyWidthMetric):
     """Streaming TE for every adjacent pair of a layer stack, binarised batch by batch.
 
-    Each batch's activations are reduced to neurons (conv → channel mean), binarised at the
-    ``q`` percentile of the layer in that batch (the spec's default ``layer_batch`` scope, or
-    per neuron with ``scope="neuron"``) and streamed into one :class:`TransferEntropy` per
-    adjacent pair. With ``softmax_output`` the softmax of the logits is the last layer.
-    ``compute`` returns, per pair ``"a->b"``, ``te_mean``/``te_max``/``te_sum`` and the
-    matrix ``te``; per hidden layer, the TE-plane coordinates ``te_in`` (TE from the layer
-    before) and ``te_out`` (TE to the layer after), both pair means in bits.
+    Each batch's activations are reduced to neurons (:func:`~infodyn.functional.neuron_series`:
+    conv → channel mean), binarised at the ``q`` percentile of the layer in that batch (the
+    ``layer_batch`` scope, or per neuron with ``scope="neuron"``) and streamed into one
+    :class:`TransferEntropy` per adjacent pair, built at construction and sized by the first
+    batch. With ``softmax_output`` the softmax of the logits is the last layer. ``compute``
+    returns, per pair ``"a->b"``, ``te_mean``/``te_max``/``te_sum`` and the matrix ``te``; per
+    hidden layer, the TE-plane coordinates of
+    :func:`~infodyn.functional.te_information_plane`: ``te_in`` (TE from the layer before) and
+    ``te_out`` (TE to the layer after), both pair means in bits.
 
     Args:
         layers: module names in forward order (outputs are captured by the monitor).
@@ -192,9 +218,14 @@ class LayerTransferEntropy(Metric):
             )
         if not 0.0 < q < 1.0:
             raise ValueError(f"q must lie in (0, 1), got {q}")
-        self.q, self.scope, self.softmax_output, self.delay = q, scope, softmax_output, delay
-        # Pair metrics are created at the first batch, when the layer widths are known.
-        self.pairs = nn.ModuleDict()
+        self.q, self.softmax_output = q, softmax_output
+        self.scope: Scope = check_choice("scope", scope, SCOPES)
+        self.delay = check_int("delay", delay, minimum=0)
+        self.adjacent = tuple(itertools.pairwise(self.stack))
+        self.pair_names = tuple(self.pair_name(a, b) for a, b in self.adjacent)
+        # A list, not a dict keyed by pair name: module names such as "block.0" contain dots,
+        # which nn.ModuleDict rejects.
+        self.pairs = nn.ModuleList(TransferEntropy(delay=self.delay) for _ in self.adjacent)
 
     @staticmethod
     def pair_name(source: str, target: str) -> str:
@@ -214,43 +245,49 @@ class LayerTransferEntropy(Metric):
                     "logits are needed for softmax_output=True; pass the model's output"
                 )
             layer_values["softmax"] = logits.softmax(dim=-1)
+        self._follow_device(layer_values[self.stack[0]].device)
         binary = {
             name: binarize(x.detach(), self.q, scope=self.scope) for name, x in layer_values.items()
         }
-        for source, target in zip(self.stack[:-1], self.stack[1:], strict=True):
-            key = self.pair_name(source, target)
-            if key not in self.pairs:
-                self.pairs[key] = TransferEntropy(
-                    binary[source].shape[1], binary[target].shape[1], delay=self.delay
-                ).to(self.device)
-            self._pair(key).update(binary[source], binary[target])
+        for pair, (source, target) in zip(self._pairs(), self.adjacent, strict=True):
+            pair.update(binary[source], binary[target])
 
     def forward(self, *args: Any, **kwargs: Any) -> None:
         """Accumulate like :meth:`update`; returns None."""
         self.update(*args, **kwargs)
 
-    def _pair(self, key: str) -> TransferEntropy:
-        pair = self.pairs[key]
-        assert isinstance(pair, TransferEntropy)
-        return pair
+    def _pairs(self) -> list[TransferEntropy]:
+        return [pair for pair in self.pairs if isinstance(pair, TransferEntropy)]
 
     def reset(self) -> None:
+        """Clear every pair's counts and stream tail."""
         super().reset()
-        for key in self.pairs:
-            self._pair(key).reset()
+        for pair in self._pairs():
+            pair.reset()
 
     def compute(self) -> dict[str, dict[str, Tensor]]:
         """Nested values: outer key = layer pair ``"a->b"`` or hidden layer, inner = metric."""
-        if not self.pairs:
-            raise RuntimeError("LayerTransferEntropy.compute() called before any update()")
         out: dict[str, dict[str, Tensor]] = {}
-        for key in self.pairs:
-            out[key] = self._pair(key).compute()
-        for before, layer, after in zip(
-            self.stack[:-2], self.stack[1:-1], self.stack[2:], strict=True
+        summaries = []
+        for pair, name, (source, target) in zip(
+            self._pairs(), self.pair_names, self.adjacent, strict=True
         ):
+            values = pair.compute()
+            out[name] = values
+            summaries.append(
+                LayerPairTransferEntropy(
+                    source,
+                    target,
+                    values["te"],
+                    float(values["te_mean"]),
+                    float(values["te_max"]),
+                    float(values["te_sum"]),
+                )
+            )
+        device = out[self.pair_names[0]]["te"].device
+        for layer, (te_in, te_out) in te_information_plane(summaries, statistic="mean").items():
             out[layer] = {
-                "te_in": out[self.pair_name(before, layer)]["te_mean"],
-                "te_out": out[self.pair_name(layer, after)]["te_mean"],
+                "te_in": torch.tensor(te_in, dtype=torch.float64, device=device),
+                "te_out": torch.tensor(te_out, dtype=torch.float64, device=device),
             }
         return out

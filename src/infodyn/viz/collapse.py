@@ -1,4 +1,4 @@
-"""Neural-collapse and information-bottleneck figures against step (METRICS.md §3)."""
+"""Neural-collapse and information-bottleneck figures against step (Sakamoto & Sato, Figs. 3–4)."""
 
 from __future__ import annotations
 
