@@ -14,6 +14,8 @@ from typing import Literal
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from infodyn.functional.neurons import neuron_series
+
 Reduction = Literal["none", "channel_mean"]
 
 
@@ -50,10 +52,8 @@ def find_classifier_head(model: nn.Module) -> tuple[str, nn.Linear]:
 
 
 def _reduce(x: Tensor, reduction: Reduction) -> Tensor:
-    # Conv maps (N, C, H, W, …) become one value per channel: the spatial mean.
-    if reduction == "channel_mean" and x.ndim > 2:
-        return x.flatten(2).mean(-1)
-    return x
+    # Conv maps (N, C, H, W, …) become one value per channel, by the one rule of the package.
+    return neuron_series(x) if reduction == "channel_mean" else x
 
 
 class ActivationCapture:
@@ -65,7 +65,8 @@ class ActivationCapture:
         inputs: module names whose first positional *input* is recorded (e.g. the classifier
             head, whose input is the penultimate feature).
         detach: store detached tensors (default) or keep them in the autograd graph.
-        reduction: ``"channel_mean"`` turns conv maps (N, C, …) into (N, C).
+        reduction: ``"channel_mean"`` turns conv maps (N, C, …) into (N, C) by
+            :func:`infodyn.functional.neuron_series` (and (N,) into (N, 1)).
 
     Example:
         >>> import torch

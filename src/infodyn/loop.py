@@ -32,19 +32,7 @@ import torch
 
 from infodyn.checkpoint import latest_checkpoint, save_checkpoint
 from infodyn.experiments.base import Experiment, ExperimentConfig, ProgressCallback, Setup
-
-try:  # TODO(tidy merge): infodyn.metrics provides these
-    from infodyn.metrics import load_metric_state_dict, metric_state_dict  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-
-    def metric_state_dict(metric: Any) -> dict[str, Any]:
-        return {k: v for k, v in metric.metric_state.items()}
-
-    def load_metric_state_dict(metric: Any, state: dict[str, Any]) -> None:
-        for k, v in state.items():
-            setattr(metric, k, v)
-
-
+from infodyn.metrics import load_metric_state_dict, metric_state_dict
 from infodyn.monitor import Monitor
 from infodyn.rundir import RunDir
 
