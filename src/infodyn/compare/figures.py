@@ -149,7 +149,6 @@ def _draw_panel(
             ax.plot(band.steps, band.mean, color=color, linestyle=split_linestyle(key[1]), lw=1.8)
     ax.set_title(metric + (f" — {layer}" if layer else ""), fontsize="medium")
     set_step_axis(ax)
-    ax.set_xlabel("training step (log scale)")
     if log_y:
         ax.set_yscale("log")
         ax.set_ylabel(f"{metric} (log scale)")
@@ -243,7 +242,8 @@ def plot_family(
         frameon=False,
         fontsize="small",
     )
-    fig.suptitle(f"{title} — {comparison.experiment}: mean of each group's runs")
+    # Left-aligned and short: a centred title would run into the legend of a one-panel figure.
+    fig.suptitle(f"{title} — {comparison.experiment}", x=0.01, ha="left")
     keys = [k for k in comparison.series_keys if (k[0], k[2]) in set(panels)]
     notes = alignment_notes(comparison, keys)
     if len(notes) > MAX_NOTES:
@@ -281,12 +281,13 @@ def draw_comparison_figures(comparison: Comparison, directory: Path) -> list[Com
         path = directory / _filename(stem, taken)
         atomic_write_bytes(path, buf.getvalue())
         keys = [k for k in comparison.series_keys if k[0] in family]
-        notes = alignment_notes(comparison, keys)
         caption = (
             f"{title}: {', '.join(family)}. Lines: each group's mean over its runs; shaded: "
             f"{band}. Train solid, test dashed; curves use only the steps every run of a "
-            f"group recorded (never interpolated)."
+            f"group recorded (never interpolated)"
         )
-        caption += (" " + "; ".join(notes) + ".") if notes else " No step was dropped."
+        # The figure itself lists what alignment dropped; the caption only points at it.
+        dropped = alignment_notes(comparison, keys)
+        caption += "; notes under the panels say what was left out." if dropped else "."
         written.append(CompareFigure(path, title, caption))
     return written
