@@ -352,6 +352,20 @@ def test_loss_spanning_decades_gets_a_log_axis_accuracy_stays_linear() -> None:
     assert [ax.get_yscale() for ax in axes] == ["linear", "log"]
 
 
+def test_log_axis_survives_a_group_whose_series_is_all_nan(tmp_path: Path) -> None:
+    runs = []
+    for seed, wd in ((0, 0.1), (1, 0.1), (0, 1.0)):
+        run = RunDir.create(tmp_path / f"r{seed}-{wd}", config(seed, wd))
+        losses = [4.0 * 10.0**-s for s in range(5)] if wd == 0.1 else [math.nan] * 5
+        with run.store() as store:
+            store.write([Scalar(s, "train", "loss", v) for s, v in enumerate(losses)])
+        runs.append(run)
+    comparison = build_comparison(load_runs([r.root for r in runs]))
+    _, (ax,) = plot_family(comparison, "Training", ["loss"])
+    assert ax.get_yscale() == "log"
+    assert np.isnan(comparison.groups[1].bands[("loss", "train", "")].mean).all()
+
+
 def test_write_comparison_page_record_and_figures(tmp_path: Path, grid: list[RunDir]) -> None:
     odd = make_run(tmp_path, "odd", config(0, 0.1, note="<b>bold</b>"))
     comparison = build_comparison(

@@ -119,7 +119,12 @@ def _splits(comparison: Comparison, metric: str, layer: str) -> list[str]:
     return [s for m, s, lay in comparison.series_keys if m == metric and lay == layer]
 
 
-def _use_log_y(comparison: Comparison, keys: Sequence[SeriesKey]) -> bool:
+def _log_floor(comparison: Comparison, keys: Sequence[SeriesKey]) -> float | None:
+    """For a log y axis, a floor below the panel's smallest mean (bands clip to it); else None.
+
+    The axis is logarithmic when every finite mean is positive and they span more than
+    :data:`LOG_Y_SPAN`.
+    """
     means = [
         r.bands[k].mean[np.isfinite(r.bands[k].mean)]
         for r in comparison.groups
@@ -127,29 +132,30 @@ def _use_log_y(comparison: Comparison, keys: Sequence[SeriesKey]) -> bool:
         if k in r.bands
     ]
     values = np.concatenate(means) if means else np.array([])
-    return bool(values.size and values.min() > 0 and values.max() / values.min() > LOG_Y_SPAN)
+    if values.size and values.min() > 0 and values.max() / values.min() > LOG_Y_SPAN:
+        return float(values.min()) / 10
+    return None
 
 
 def _draw_panel(
     ax: Axes, comparison: Comparison, metric: str, layer: str, colors: Sequence[object]
 ) -> None:
     keys = [(metric, split, layer) for split in _splits(comparison, metric, layer)]
-    log_y = _use_log_y(comparison, keys)
+    floor = _log_floor(comparison, keys)
     for result, color in zip(comparison.groups, colors, strict=True):
         for key in keys:
             band = result.bands.get(key)
             if band is None:
                 continue
             lower = band.lower
-            if log_y:  # a std band can dip below zero; draw it to the axis bottom instead
-                floor = np.nanmin(band.mean[band.mean > 0]) / 10
+            if floor is not None:  # a std band can dip below zero: clip it near the axis bottom
                 lower = np.where(lower > 0, lower, floor)
             if band.n > 1:
                 ax.fill_between(band.steps, lower, band.upper, color=color, alpha=0.18, lw=0)
             ax.plot(band.steps, band.mean, color=color, linestyle=split_linestyle(key[1]), lw=1.8)
     ax.set_title(metric + (f" — {layer}" if layer else ""), fontsize="medium")
     set_step_axis(ax)
-    if log_y:
+    if floor is not None:
         ax.set_yscale("log")
         ax.set_ylabel(f"{metric} (log scale)")
     else:
