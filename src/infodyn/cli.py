@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from infodyn.compare.cli import compare
 from infodyn.config import ConfigError
 from infodyn.experiments import experiment_names
 from infodyn.export import export_scalars
@@ -192,6 +193,9 @@ def export(
     """Print every scalar record of RUN (columns step,split,metric,layer,value)."""
     with _open_run(run_path).store(readonly=True) as store:
         export_scalars(store, sys.stdout, format_)
+
+
+app.command("compare")(compare)
 
 
 def main() -> None:

@@ -1,0 +1,167 @@
+"""Write a comparison to a folder: ``compare.html``, ``compare.json`` and ``figures/*.png``.
+
+Every file is written atomically (:func:`infodyn.rundir.atomic_write_bytes`), so a reader
+sees the previous comparison or the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from infodyn.compare.build import Comparison
+from infodyn.compare.figures import CompareFigure, draw_comparison_figures, group_colors
+from infodyn.compare.load import CompareError
+from infodyn.compare.report import write_compare_page
+from infodyn.compare.stats import ValueStats
+from infodyn.rundir import atomic_write_text, new_run_dir
+
+__all__ = [
+    "PAGE_NAME",
+    "RECORD_FORMAT",
+    "RECORD_NAME",
+    "CompareOutputs",
+    "comparison_record",
+    "default_out_dir",
+    "write_comparison",
+]
+
+PAGE_NAME = "compare.html"
+RECORD_NAME = "compare.json"
+RECORD_FORMAT = "infodyn-compare-v1"
+
+
+@dataclass(frozen=True)
+class CompareOutputs:
+    """The files of one written comparison."""
+
+    directory: Path
+    page: Path
+    record: Path
+    figures: tuple[Path, ...]
+
+
+def default_out_dir(parent: Path = Path("."), *, now: datetime | None = None) -> Path:
+    """A fresh ``compare-YYYYmmdd-HHMMSS`` folder name under ``parent`` (UTC; ``-2``… if taken).
+
+    Example:
+        >>> from datetime import datetime, UTC
+        >>> default_out_dir(now=datetime(2026, 11, 25, 7, 45, 1, tzinfo=UTC)).name
+        'compare-20261125-074501'
+    """
+    return new_run_dir(parent, "compare", now=now)
+
+
+def _number(x: float | None) -> float | None:
+    """JSON has no NaN: a NaN statistic is written as null (the page shows it as NaN)."""
+    return None if x is None or math.isnan(x) else x
+
+
+def _stats(s: ValueStats) -> dict[str, Any]:
+    return {
+        "mean": _number(s.mean),
+        "std": _number(s.std),
+        "min": _number(s.min),
+        "max": _number(s.max),
+        "n": s.n,
+        "total": s.total,
+    }
+
+
+def comparison_record(comparison: Comparison, figures: list[CompareFigure]) -> dict[str, Any]:
+    """The machine-readable form of a comparison (what ``compare.json`` holds).
+
+    Per group: its grouping values, runs, headline statistics, and per shared series the
+    final-value statistics with the alignment (``shared_steps``, ``dropped``). Statistics are
+    over the group's runs; ``std`` is the sample std (null for fewer than 2 values); NaN is
+    written as null.
+
+    Example:
+        >>> from infodyn.compare.demo import demo_comparison
+        >>> record = comparison_record(demo_comparison(), [])
+        >>> g = record["groups"][0]
+        >>> g["label"], g["n"], g["headlines"]["final_test_accuracy"]["n"], g["final"][0]["dropped"]
+        ('weight_decay=0.1', 3, 3, 1)
+    """
+    directory = figures[0].path.parent.parent if figures else None
+    groups = []
+    for r in comparison.groups:
+        final = []
+        for key, value in r.finals.items():
+            band = r.bands[key]
+            metric, split, layer = key
+            final.append(
+                {
+                    "metric": metric,
+                    "split": split,
+                    "layer": layer,
+                    "step": value.step,
+                    **_stats(value.stats),
+                    "shared_steps": int(band.steps.size),
+                    "dropped": band.dropped,
+                }
+            )
+        missing = [
+            {"metric": m, "split": s, "layer": lay}
+            for m, s, lay in comparison.series_keys
+            if (m, s, lay) not in r.bands
+        ]
+        groups.append(
+            {
+                "label": r.group.label,
+                "point": r.group.point,
+                "n": r.n,
+                "runs": [{"name": run.name, "path": str(run.run.root)} for run in r.group.runs],
+                "headlines": {
+                    h.key: {"label": h.label, **_stats(r.headlines[h.key])}
+                    for h in comparison.headlines
+                },
+                "final": final,
+                "not_recorded_by_every_run": missing,
+            }
+        )
+    return {
+        "format": RECORD_FORMAT,
+        "experiment": comparison.experiment,
+        "grouped_by": list(comparison.keys),
+        "grouping_inferred": comparison.keys_inferred,
+        "band": comparison.band,
+        "inputs": [str(p) for p in comparison.loaded.inputs],
+        "skipped": [
+            {"name": s.name, "state": s.state, "error": s.error} for s in comparison.loaded.skipped
+        ],
+        "groups": groups,
+        "figures": [
+            str(f.path.relative_to(directory)) if directory else str(f.path) for f in figures
+        ],
+    }
+
+
+def write_comparison(comparison: Comparison, out: Path) -> CompareOutputs:
+    """Draw the figures, then write ``compare.json`` and ``compare.html`` into ``out``.
+
+    Args:
+        comparison: From :func:`infodyn.compare.build.build_comparison`.
+        out: The folder (created with its parents); files of an earlier comparison there are
+            replaced.
+
+    Raises:
+        CompareError: ``out`` is an existing file.
+    """
+    if out.exists() and not out.is_dir():
+        raise CompareError(f"--out {out} is a file; pass a folder for the comparison's files")
+    out.mkdir(parents=True, exist_ok=True)
+    figures = draw_comparison_figures(comparison, out / "figures")
+    record = out / RECORD_NAME
+    atomic_write_text(
+        record,
+        json.dumps(comparison_record(comparison, figures), indent=2, allow_nan=False) + "\n",
+    )
+    page = write_compare_page(
+        comparison, figures, group_colors(len(comparison.groups)), out / PAGE_NAME
+    )
+    return CompareOutputs(out, page, record, tuple(f.path for f in figures))
