@@ -24,6 +24,7 @@ from infodyn.experiments import experiment_names
 from infodyn.export import export_scalars
 from infodyn.report import write_report
 from infodyn.rundir import NotARunDirectoryError, RunDir, list_runs
+from infodyn.sweep.cli import sweep
 from infodyn.viz import draw_run_figures
 
 app = typer.Typer(
@@ -180,6 +181,9 @@ def export(
     """Print every scalar record of RUN (columns step,split,metric,layer,value)."""
     with _open_run(run_path).store(readonly=True) as store:
         export_scalars(store, sys.stdout, format_)
+
+
+app.command("sweep")(sweep)
 
 
 def main() -> None:
