@@ -88,7 +88,13 @@ class RayBackend:
         if self._owns_ray:
             options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
             if address is not None:
-                ray.init(address=address, **options)
+                try:
+                    ray.init(address=address, **options)
+                except (ConnectionError, RuntimeError, ValueError) as err:
+                    raise ConfigError(
+                        f"--ray-address {address}: cannot join that Ray cluster ({err}); pass "
+                        f"the head node's address (e.g. 10.0.0.1:6379) or 'auto' on a node"
+                    ) from None
             else:
                 ray.init(num_cpus=num_cpus, include_dashboard=False, **options)
         self.workers = workers

@@ -107,8 +107,8 @@ def execute_run(
 
     Returns:
         A finished outcome, or a failed one carrying ``"<ExceptionType>: <message>"`` (with
-        the traceback's end in ``run_dir/error.txt``). Exceptions never escape, so one bad run
-        cannot take its worker, or the sweep, down.
+        the traceback's end in ``run_dir/error.txt``). No ``Exception`` escapes, so one bad
+        run cannot take its worker, or the sweep, down (``KeyboardInterrupt`` still does).
     """
     run_dir = Path(run_dir)
     try:
