@@ -1,4 +1,4 @@
-"""The ``infodyn`` command line: run, list, plot, report, export."""
+"""The ``infodyn`` command line: run, sweep, compare, list, plot, report, export."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,6 +26,7 @@ from infodyn.export import export_scalars
 from infodyn.rundir import NotARunDirectoryError, RunDir, list_runs
 from infodyn.store import RunStore
 from infodyn.summary import RunSummary
+from infodyn.sweep.cli import sweep
 
 app = typer.Typer(
     name="infodyn",
@@ -37,7 +39,7 @@ console = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=2)
 
 
@@ -195,6 +197,7 @@ def export(
         export_scalars(store, sys.stdout, format_)
 
 
+app.command("sweep")(sweep)
 app.command("compare")(compare)
 
 

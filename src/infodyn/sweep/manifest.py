@@ -3,7 +3,12 @@
 Layout of a sweep directory::
 
     <sweep>/sweep.json        this manifest (written atomically by the driver alone)
-    <sweep>/<run name>/       one ordinary run directory per (grid point, seed)
+    <sweep>/<run name>/       one ordinary run directory per (grid point, seed); a failed
+                              run's holds error.txt (exception and end of its traceback)
+    <sweep>/.sweep.lock       advisory lock: one driver per sweep directory at a time
+    <sweep>/<run name>.snapshot.tar
+                              transient: a run directory shipped by a Ray worker, between
+                              its atomic write and its install (see infodyn.sweep.archive)
 
 The manifest records the command's grid, seeds and fixed overrides, and per run its grid
 point, seed, full config and state. Re-running the same command reads it back to skip
@@ -46,6 +51,9 @@ class SweepRun(BaseModel):
         config: The full validated experiment config it runs with.
         state: ``pending`` → ``running`` → ``finished`` or ``failed``.
         error: The failure's type and message when ``state == "failed"``.
+        resumed_from: The newest checkpoint step in the run directory when its latest attempt
+            started (it resumes from there), or None when that attempt started from step 0.
+            Added in the sweep command; older manifests without it read as None.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,6 +64,7 @@ class SweepRun(BaseModel):
     config: dict[str, Any]
     state: RunState = "pending"
     error: str | None = None
+    resumed_from: int | None = None
 
 
 class SweepManifest(BaseModel):
@@ -81,12 +90,32 @@ class SweepManifest(BaseModel):
 
     def same_request(self, other: SweepManifest) -> bool:
         """Whether ``other`` asks for the same runs (experiment, grid, seeds, overrides)."""
-        return (self.experiment, self.grid, self.seeds, sorted(self.overrides)) == (
-            other.experiment,
-            other.grid,
-            other.seeds,
-            sorted(other.overrides),
-        )
+        return not self.differences(other)
+
+    def differences(self, other: SweepManifest) -> list[str]:
+        """How ``other`` asks for different runs, one ``"field: ours vs theirs"`` line each.
+
+        Example:
+            >>> a = SweepManifest(experiment="grokking", grid={"steps": [10, 20]}, seeds=[0])
+            >>> b = a.model_copy(update={"seeds": [0, 1]})
+            >>> a.differences(b)
+            ['seeds: [0] vs [0, 1]']
+            >>> a.differences(a)
+            []
+        """
+        fields = {
+            "experiment": (self.experiment, other.experiment),
+            # Key order matters: it orders the runs and names their directories.
+            "grid": (list(self.grid.items()), list(other.grid.items())),
+            "seeds": (self.seeds, other.seeds),
+            "overrides": (sorted(self.overrides), sorted(other.overrides)),
+        }
+        shown = {"grid": (self.grid, other.grid)}
+        return [
+            f"{name}: {shown.get(name, pair)[0]!r} vs {shown.get(name, pair)[1]!r}"
+            for name, pair in fields.items()
+            if pair[0] != pair[1]
+        ]
 
 
 def load_manifest(directory: str | Path) -> SweepManifest:
