@@ -10,15 +10,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 
+from infodyn._progress import progress_columns
 from infodyn.compare.cli import compare
 from infodyn.config import ConfigError
 from infodyn.experiments import experiment_names
@@ -79,21 +75,10 @@ def run(
             run_dir, config = reopen_run(resume)
         else:
             run_dir, config = prepare_run(experiment, overrides=set_ or (), seed=seed, out=out)
-    except (ConfigError, NotARunDirectoryError, FileExistsError) as err:
-        raise _fail(str(err)) from None
-    except ValueError as err:
+    except (ValueError, FileExistsError) as err:  # ConfigError, NotARunDirectoryError, …
         raise _fail(str(err)) from None
     console.print(f"run directory: [bold]{run_dir.root}[/]", highlight=False)
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("elapsed"),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, disable=quiet) as bar:
+    with Progress(*progress_columns(), console=console, disable=quiet) as bar:
         task = bar.add_task(config.experiment, total=config.steps)
 
         def progress(step: int, total: int) -> None:

@@ -8,15 +8,14 @@ config or the store is HTML-escaped.
 from __future__ import annotations
 
 import base64
-import html
 import importlib.metadata
-import json
 import math
 import platform
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from infodyn._html import PAGE_CSS, escape
 from infodyn.rundir import RunDir, atomic_write_text
 from infodyn.store import RunStore
 from infodyn.summary import FigureSpec, RunSummary
@@ -34,23 +33,6 @@ _SHOWN_META = {
     "schema_version",
     "monitor_times",
 }
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
-       max-width: 1200px; padding: 0 1em; color: #222; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.6em; }
-.sub { color: #666; margin-top: 0; }
-table { border-collapse: collapse; font-size: 0.92em; }
-th, td { text-align: left; padding: 0.25em 0.9em 0.25em 0; vertical-align: top; }
-th { font-weight: 600; color: #444; }
-tr + tr td, tr + tr th { border-top: 1px solid #f0f0f0; }
-td.num { font-variant-numeric: tabular-nums; }
-code { font-size: 0.95em; }
-figure { margin: 1.2em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.92em; margin-top: 0.3em; }
-"""
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -70,23 +52,13 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> list[tuple[st
     return sorted(items, key=lambda kv: kv[0])
 
 
-def _esc(value: Any) -> str:
-    """Escape any value for HTML; non-strings are shown as JSON (lists, bools, null)."""
-    if not isinstance(value, str):
-        try:
-            value = json.dumps(value)
-        except (TypeError, ValueError):
-            value = repr(value)
-    return html.escape(value, quote=True)
-
-
 def _num(value: float) -> str:
     return "NaN" if math.isnan(value) else f"{value:.4g}"
 
 
 def _duration(seconds: Any) -> str:
     if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-        return _esc(seconds)
+        return escape(seconds)
     if seconds < 120:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(seconds, 60)
@@ -121,7 +93,7 @@ def _final_values(store: RunStore) -> list[tuple[str, str]]:
             where = f" [{layer}]" if layer else ""
             rows.append(
                 (
-                    _esc(f"final {shown} — {split}{where}"),
+                    escape(f"final {shown} — {split}{where}"),
                     f"{_num(float(values[-1]))} <span class='sub'>(step {int(steps[-1]):,})</span>",
                 )
             )
@@ -134,8 +106,8 @@ def _summary(
     rows: list[tuple[str, str]] = []
     steps_done = meta.get("steps_completed", store.last_step())
     if steps_done is not None:
-        rows.append(("steps completed", _esc(steps_done)))
-    rows.extend((_esc(h.label), _esc(h.text())) for h in summary.headlines)
+        rows.append(("steps completed", escape(steps_done)))
+    rows.extend((escape(h.label), escape(h.text())) for h in summary.headlines)
     rows.extend(_final_values(store))
     labels = {
         "wall_time_s": "wall time",
@@ -151,11 +123,11 @@ def _summary(
         rows.append(("monitor overhead", f"{100 * mon / wall:.1f}% of wall time"))
     parts = meta.get("monitor_times")
     if isinstance(parts, Mapping) and parts:
-        split = ", ".join(f"{_esc(k)} {_duration(v)}" for k, v in sorted(parts.items()))
+        split = ", ".join(f"{escape(k)} {_duration(v)}" for k, v in sorted(parts.items()))
         rows.append(("monitor time by part", split))
     for key in ("device", "threads"):
         if key in meta:
-            rows.append((key, _esc(meta[key])))
+            rows.append((key, escape(meta[key])))
     return rows
 
 
@@ -167,8 +139,8 @@ def _versions() -> list[tuple[str, str]]:
             version = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             version = "not installed as a package"
-        rows.append((dist, _esc(version)))
-    rows.append(("platform", _esc(platform.platform())))
+        rows.append((dist, escape(version)))
+    rows.append(("platform", escape(platform.platform())))
     return rows
 
 
@@ -177,7 +149,7 @@ def _figures_html(paths: Iterable[Path], specs: Iterable[FigureSpec]) -> str:
     parts = []
     for path in paths:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        caption = _esc(captions.get(path.name, path.stem))
+        caption = escape(captions.get(path.name, path.stem))
         parts.append(
             f"<figure><img src='data:image/png;base64,{data}' alt='{caption}'>"
             f"<figcaption>{caption}</figcaption></figure>"
@@ -213,9 +185,9 @@ def write_report(run: RunDir, summary: RunSummary | None = None, *, redraw: bool
         summary_rows = _summary(store, summary, meta)
     experiment = config.get("experiment")
     title = f"{run.name} — {experiment}" if experiment else run.name
-    config_rows = [(_esc(k), f"<code>{_esc(v)}</code>") for k, v in flatten_config(config)]
+    config_rows = [(escape(k), f"<code>{escape(v)}</code>") for k, v in flatten_config(config)]
     other_meta = [
-        (_esc(k), f"<code>{_esc(v)}</code>")
+        (escape(k), f"<code>{escape(v)}</code>")
         for k, v in sorted(meta.items())
         if k not in _SHOWN_META
     ]
@@ -223,12 +195,12 @@ def write_report(run: RunDir, summary: RunSummary | None = None, *, redraw: bool
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>{_esc(title)} · infodyn report</title>
-<style>{_CSS}</style>
+<title>{escape(title)} · infodyn report</title>
+<style>{PAGE_CSS}</style>
 </head>
 <body>
-<h1>{_esc(title)}</h1>
-<p class="sub">infodyn run report · {_esc(str(run.root))}</p>
+<h1>{escape(title)}</h1>
+<p class="sub">infodyn run report · {escape(str(run.root))}</p>
 <h2>Summary</h2>
 {_table(summary_rows)}
 <h2>Figures</h2>

@@ -12,16 +12,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from infodyn._html import PAGE_CSS, escape
 from infodyn.compare.build import Comparison, GroupResult, series_label
 from infodyn.compare.figures import BAND_TEXT, CompareFigure, alignment_notes
-from infodyn.report import _CSS as _RUN_REPORT_CSS
-from infodyn.report import _esc
 from infodyn.rundir import atomic_write_text
 
 __all__ = ["compare_page", "write_compare_page"]
 
 _CSS = (
-    _RUN_REPORT_CSS
+    PAGE_CSS
     + """
 .wide { overflow-x: auto; }
 table.grid th, table.grid td { padding-right: 1.4em; }
@@ -43,7 +42,7 @@ def _hex(rgba: tuple[float, float, float, float]) -> str:
 
 def _group_head(results: Sequence[GroupResult], colors: Sequence[str]) -> str:
     cells = "".join(
-        f"<th><span class='swatch' style='background:{c}'></span>{_esc(r.group.label)}</th>"
+        f"<th><span class='swatch' style='background:{c}'></span>{escape(r.group.label)}</th>"
         for r, c in zip(results, colors, strict=True)
     )
     return f"<thead><tr><th></th>{cells}</tr></thead>"
@@ -62,7 +61,7 @@ def _grid(head: str, rows: Sequence[tuple[str, Sequence[str]]]) -> str:
 
 def _headline_rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
     return [
-        (_esc(h.label), [_esc(r.headlines[h.key].text(h.fmt)) for r in comparison.groups])
+        (escape(h.label), [escape(r.headlines[h.key].text(h.fmt)) for r in comparison.groups])
         for h in comparison.headlines
     ]
 
@@ -74,18 +73,18 @@ def _final_rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
         for r in comparison.groups:
             final = r.finals.get(key)
             cells.append(
-                f"{_esc(final.stats.text())} <span class='step'>@ {final.step:,}</span>"
+                f"{escape(final.stats.text())} <span class='step'>@ {final.step:,}</span>"
                 if final
                 else "— <span class='step'>(not recorded by every run)</span>"
             )
-        rows.append((_esc(series_label(key)), cells))
+        rows.append((escape(series_label(key)), cells))
     return rows
 
 
 def _groups_table(comparison: Comparison, colors: Sequence[str]) -> str:
     rows = "".join(
-        f"<tr><th><span class='swatch' style='background:{c}'></span>{_esc(r.group.label)}</th>"
-        f"<td class='num'>{r.n}</td><td>{_esc(', '.join(run.name for run in r.group.runs))}</td>"
+        f"<tr><th><span class='swatch' style='background:{c}'></span>{escape(r.group.label)}</th>"
+        f"<td class='num'>{r.n}</td><td>{escape(', '.join(run.name for run in r.group.runs))}</td>"
         f"</tr>"
         for r, c in zip(comparison.groups, colors, strict=True)
     )
@@ -104,13 +103,13 @@ def _skipped(comparison: Comparison) -> str:
         states[s.state] = states.get(s.state, 0) + 1
     counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
     items = "".join(
-        f"<li><code>{_esc(s.name)}</code>: {_esc(s.state)}"
-        + (f" — {_esc(s.error)}" if s.error else "")
+        f"<li><code>{escape(s.name)}</code>: {escape(s.state)}"
+        + (f" — {escape(s.error)}" if s.error else "")
         + "</li>"
         for s in skipped
     )
     return (
-        f"<p class='warn'>{len(skipped)} sweep run(s) skipped as not finished ({_esc(counts)})."
+        f"<p class='warn'>{len(skipped)} sweep run(s) skipped as not finished ({escape(counts)})."
         f"</p><ul class='notes'>{items}</ul>"
     )
 
@@ -120,8 +119,8 @@ def _figures(figures: Sequence[CompareFigure]) -> str:
     for f in figures:
         data = base64.b64encode(f.path.read_bytes()).decode("ascii")
         parts.append(
-            f"<figure><img src='data:image/png;base64,{data}' alt='{_esc(f.title)}'>"
-            f"<figcaption>{_esc(f.caption)}</figcaption></figure>"
+            f"<figure><img src='data:image/png;base64,{data}' alt='{escape(f.title)}'>"
+            f"<figcaption>{escape(f.caption)}</figcaption></figure>"
         )
     return "".join(parts)
 
@@ -129,7 +128,7 @@ def _figures(figures: Sequence[CompareFigure]) -> str:
 def _grouped_by(comparison: Comparison) -> str:
     if not comparison.keys:
         return "one group: the runs' configs differ in nothing but the seed"
-    keys = ", ".join(f"<code>{_esc(k)}</code>" for k in comparison.keys)
+    keys = ", ".join(f"<code>{escape(k)}</code>" for k in comparison.keys)
     swept = set(comparison.loaded.swept_keys)
     if not comparison.keys_inferred:
         how = "chosen with --by"
@@ -170,23 +169,23 @@ def compare_page(
     when = (now or datetime.now(UTC)).astimezone(UTC)
     notes = alignment_notes(comparison, comparison.series_keys)
     alignment = (
-        "<ul class='notes'>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>"
+        "<ul class='notes'>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
         if notes
         else "<p>Every run of each group recorded the same steps: nothing was dropped.</p>"
     )
-    inputs = "".join(f"<li><code>{_esc(str(p))}</code></li>" for p in comparison.loaded.inputs)
+    inputs = "".join(f"<li><code>{escape(str(p))}</code></li>" for p in comparison.loaded.inputs)
     head = _group_head(comparison.groups, swatches)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>{_esc(title)} · infodyn comparison</title>
+<title>{escape(title)} · infodyn comparison</title>
 <style>{_CSS}</style>
 </head>
 <body>
-<h1>{_esc(title)}</h1>
+<h1>{escape(title)}</h1>
 <p class="sub">infodyn comparison · {n_runs} runs in {len(comparison.groups)} groups ·
-{_grouped_by(comparison)} · {_esc(BAND_TEXT[comparison.band])} ·
+{_grouped_by(comparison)} · {escape(BAND_TEXT[comparison.band])} ·
 written {when:%Y-%m-%d %H:%M} UTC</p>
 {_skipped(comparison)}
 <h2>Groups</h2>

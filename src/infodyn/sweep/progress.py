@@ -6,15 +6,9 @@ from types import TracebackType
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress, TaskID
+
+from infodyn._progress import progress_columns
 
 __all__ = ["SweepProgress"]
 
@@ -26,17 +20,7 @@ class SweepProgress:
     """
 
     def __init__(self, console: Console, *, quiet: bool = False) -> None:
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("elapsed"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=quiet,
-        )
+        self._bar = Progress(*progress_columns(), console=console, disable=quiet)
         self._quiet = quiet
         self._overall: TaskID | None = None
         self._runs: dict[str, TaskID] = {}
