@@ -39,7 +39,10 @@ def test_idx_wrong_magic_and_truncation_are_clear_errors(tmp_path: Path) -> None
     write_idx(tmp_path / "ok", np.arange(10, dtype=np.uint8))
     data = (tmp_path / "ok").read_bytes()
     (tmp_path / "short").write_bytes(data[:-3])
-    with pytest.raises(ValueError, match="says 18 bytes; the file is truncated"):
+    with pytest.raises(
+        ValueError,
+        match=r"15 bytes, but the header \(shape \(10,\), uint8\) says 18; the file is truncated",
+    ):
         read_idx(tmp_path / "short")
     with gzip.open(tmp_path / "short.gz", "wb") as f:
         f.write(data)
