@@ -97,6 +97,7 @@ def test_plot_report_and_list(tiny_run: Path) -> None:
     assert runner.invoke(app, ["report", str(tiny_run)]).exit_code == 0
     listing = runner.invoke(app, ["list", str(tiny_run.parent)])
     assert listing.exit_code == 0 and tiny_run.name in listing.stdout
+    assert "train acc" in listing.stdout  # the experiment's headlines
 
 
 @pytest.mark.parametrize(

@@ -123,28 +123,29 @@ def _print_summary(run_dir: RunDir, summary: RunSummary) -> None:
 def list_(
     root: Annotated[Path, typer.Argument(help="directory holding run directories")] = Path("runs"),
 ) -> None:
-    """List the runs under ROOT with their experiment, progress and final test accuracy."""
+    """List the runs under ROOT: experiment, progress, final test accuracy, its headlines."""
+    from infodyn.runner import summarize_run
+
     if not root.is_dir():
         raise _fail(f"{root} is not a directory; pass the folder that holds run directories")
     table = Table(title=f"runs in {root}")
     table.add_column("run", no_wrap=True)
     for column in ("experiment", "steps", "test accuracy", "wall time (s)"):
         table.add_column(column)
+    table.add_column("headlines", overflow="fold")
     for run_dir in list_runs(root):
         with run_dir.store(readonly=True) as store:
             meta = store.meta()
-            keys = {(m, s) for m, s, _ in store.keys()}
-            acc = (
-                f"{store.series('accuracy', 'test')[1][-1]:.4f}"
-                if ("accuracy", "test") in keys
-                else "-"
-            )
+            finals = dict(_final_scalars(store, ("accuracy",)))
+        acc = finals.get("final test accuracy")
+        headlines = summarize_run(run_dir).headlines
         table.add_row(
             run_dir.root.name,
             str(run_dir.config().get("experiment", "?")),
             f"{meta.get('steps_completed', '-')}/{run_dir.config().get('steps', '?')}",
-            acc,
+            f"{acc:.4f}" if acc is not None else "-",
             f"{float(meta['wall_time_s']):.1f}" if "wall_time_s" in meta else "-",
+            "\n".join(f"{h.label} {h.text()}" for h in headlines),
         )
     Console().print(table)
 
