@@ -1,11 +1,11 @@
 """Speed and agreement of infodyn's D_LR (and curves) against the literal n×n definition.
 
-The naive route is the definition (Nam et al. 2024, with infodyn's reading of T_MP) taken
-literally: build the float64 n×n kernel K = ΦΦᵀ,
-centre it (HKH), build the n×n orthogonal projection P onto span{1, f̂_1, …, f̂_C} from a QR of
-[1, F], centre it (HPH = projection onto the centred outputs), and take
-1 − ⟨HKH, HPH⟩_F / (‖HKH‖_F ‖HPH‖_F). infodyn never forms an n×n matrix: thin SVD of F_c and
-the p×p Gram Φ_cᵀΦ_c (or the n×n one when n < p). With ``--curves`` it also times the
+The naive route is the definition (Nam et al. 2024) taken literally: build the float64 n×n
+kernel K = ΦΦᵀ, centre it (HKH), build the n×n orthogonal projection P onto the learned span —
+span{f̂_1, …, f̂_C} (``span="outputs"``, the default) from a QR of F, or span{1, f̂_c}
+(``span="outputs_and_constant"``) from a QR of [1, F] — centre it (HPH), and take
+1 − ⟨HKH, HPH⟩_F / (‖HKH‖_F ‖HPH‖_F). infodyn never forms an n×n matrix: thin SVD of F (or
+F_c) and the p×p Gram Φ_cᵀΦ_c (or the n×n one when n < p). With ``--curves`` it also times the
 utilisation curve Π̂(k) against Nyström eigenfunctions from the n×n eigenproblem of ΦΦᵀ/n
 (O(n³): slow at n = 10,000). Same data, same process; median wall time of ``--repeats`` runs,
 speed-up and |difference|.
@@ -24,18 +24,21 @@ import torch
 from torch import Tensor
 
 from _bench import print_machine_header, timed
-from infodyn.functional.richness import d_lr, richness
+from infodyn.functional.richness import Span, d_lr, richness
 
 F64 = torch.float64
 
 
-def naive_d_lr(features: Tensor, outputs: Tensor) -> Tensor:
-    """1 − CKA(ΦΦᵀ, P_{span{1, F}}) with explicit n×n matrices, centred in place."""
+def naive_d_lr(features: Tensor, outputs: Tensor, span: Span = "outputs") -> Tensor:
+    """1 − CKA(ΦΦᵀ, P_{span{F}}) (or P_{span{1, F}}) with explicit n×n matrices, centred in
+    place. F (and [1, F]) must have full column rank: the QR has no rank tolerance."""
     phi, out = features.to(F64), outputs.to(F64)
     n = phi.shape[0]
     k = phi @ phi.T
     _centre_in_place(k)
-    basis, _ = torch.linalg.qr(torch.cat([torch.ones(n, 1, dtype=F64), out], dim=1))
+    if span == "outputs_and_constant":
+        out = torch.cat([torch.ones(n, 1, dtype=F64), out], dim=1)
+    basis, _ = torch.linalg.qr(out)
     proj = basis @ basis.T
     _centre_in_place(proj)
     inner = torch.dot(k.view(-1), proj.view(-1))
@@ -84,13 +87,18 @@ def main() -> None:
     means = torch.randn(c, p, generator=g, dtype=F64)
     rich = means[labels] + 0.3 * torch.randn(n, p, generator=g, dtype=F64)
     cases: list[tuple[str, Callable[[], Tensor], Callable[[], Tensor]]] = []
-    for name, phi in (("decaying Gaussian", lazy), ("near-collapsed", rich)):
+    readings: list[tuple[str, Tensor, Span]] = [
+        ("decaying Gaussian", lazy, "outputs"),
+        ("near-collapsed", rich, "outputs"),
+        ("near-collapsed, with 1", rich, "outputs_and_constant"),
+    ]
+    for name, phi, span in readings:
         out = phi @ head.T + bias
         cases.append(
             (
                 f"D_LR  {name} ({n}x{p})",
-                partial(d_lr, phi, out),
-                partial(naive_d_lr, phi, out),
+                partial(d_lr, phi, out, span=span),
+                partial(naive_d_lr, phi, out, span),
             )
         )
     if args.curves:

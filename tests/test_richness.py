@@ -1,4 +1,7 @@
-"""D_LR, the spectral curves and the baselines: closed forms, references, invariances, errors."""
+"""The spectral curves, invariances and moment route of D_LR, the baselines, and the errors.
+
+D_LR's two readings against the n×n definition and its test values: ``test_richness_span.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import Tensor, nn
+from torch import nn
 
 from infodyn.functional.baselines import linear_cka, parameter_norm
 from infodyn.functional.richness import (
+    SPANS,
+    Span,
     _Moments,
     _moments,
     _richness_from_moments,
@@ -20,90 +25,14 @@ from infodyn.functional.richness import (
     richness,
 )
 from reference import richness_reference as ref
-
-F64 = torch.float64
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _head(g: torch.Generator, p: int, c: int) -> tuple[Tensor, Tensor]:
-    return torch.randn(c, p, generator=g, dtype=F64), torch.randn(c, generator=g, dtype=F64)
-
-
-def _anisotropic(seed: int, n: int = 240, p: int = 30, c: int = 5) -> tuple[Tensor, Tensor, Tensor]:
-    """Features with decaying scales and an offset, logits of a random head with bias, labels."""
-    g = _gen(seed)
-    phi = torch.randn(n, p, generator=g, dtype=F64) * torch.linspace(3.0, 0.1, p, dtype=F64)
-    phi = phi + torch.randn(p, generator=g, dtype=F64)
-    w, b = _head(g, p, c)
-    labels = torch.randint(0, c, (n,), generator=g)
-    return phi, phi @ w.T + b, labels
-
-
-def _collapsed(
-    seed: int,
-    *,
-    labels: Tensor,
-    means: str = "etf",
-    noise: float = 0.0,
-    n: int = 2000,
-    p: int = 200,
-    c: int = 10,
-) -> tuple[Tensor, Tensor]:
-    """Class means in a random C-dim subspace plus an offset (infodyn's test constructions)."""
-    g = _gen(seed)
-    w, b = _head(g, p, c)
-    basis, _ = torch.linalg.qr(torch.randn(p, c, generator=g, dtype=F64))
-    offset = torch.randn(p, generator=g, dtype=F64)
-    if means == "etf":
-        centres = 5.0 * (torch.eye(c, dtype=F64) - 1.0 / c) @ basis.T
-    else:  # random (non-ETF) means, standard normal in all p dimensions
-        centres = torch.randn(c, p, generator=g, dtype=F64)
-    phi = centres[labels] + offset + noise * torch.randn(n, p, generator=g, dtype=F64)
-    return phi, phi @ w.T + b
-
+from richness_cases import F64, anisotropic, generator, random_head
 
 # --- reference implementation ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("shape", [(240, 30, 5), (40, 90, 3)])  # n > p and n < p
-def test_d_lr_matches_the_n_by_n_definition(seed: int, shape: tuple[int, int, int]) -> None:
-    phi, out, _ = _anisotropic(seed, *shape)
-    expected = ref.d_lr(phi.numpy(), out.numpy())
-    assert float(d_lr(phi, out)) == pytest.approx(expected, abs=1e-10)
-    assert float(d_lr(phi, out, chunk_size=7)) == pytest.approx(expected, abs=1e-10)
-
-
-def test_d_lr_float32_inputs_run_in_float64() -> None:
-    phi, out, _ = _anisotropic(3)
-    value = d_lr(phi.float(), out.float())
-    assert value.dtype == F64
-    expected = ref.d_lr(phi.float().double().numpy(), out.float().double().numpy())
-    assert float(value) == pytest.approx(expected, abs=1e-10)
-
-
-def test_rank_deficient_outputs_use_the_rank_of_the_centred_outputs() -> None:
-    phi, out, _ = _anisotropic(4, c=5)
-    out[:, 3] = 2.0 * out[:, 0] - out[:, 1] + 7.0  # rank 4 after centring
-    expected = ref.d_lr(phi.numpy(), out.numpy())
-    assert float(d_lr(phi, out)) == pytest.approx(expected, abs=1e-10)
-
-
-def test_literal_projection_differs_without_the_constant_function() -> None:
-    # Documents infodyn's reading: projecting onto span{F} and then centring is not the same
-    # as projecting onto span{F_c} unless 1 ∈ span{F}; both are computed by the reference.
-    phi, out, _ = _anisotropic(5)
-    ours = float(d_lr(phi, out))
-    assert ours == pytest.approx(ref.d_lr(phi.numpy(), out.numpy()), abs=1e-10)
-    assert abs(ours - ref.d_lr(phi.numpy(), out.numpy(), with_constant=False)) > 1e-4
-
-
 @pytest.mark.parametrize("shape", [(240, 30, 5), (40, 90, 3)])
 def test_curves_match_explicit_nystrom_eigenfunctions(shape: tuple[int, int, int]) -> None:
-    phi, out, labels = _anisotropic(6, *shape)
+    phi, out, labels = anisotropic(6, *shape)
     result = richness(phi, out, labels)
     onehot = torch.nn.functional.one_hot(labels, shape[2]).numpy()
     expected = ref.curves(phi.numpy(), out.numpy(), onehot.astype(np.float64))
@@ -125,58 +54,17 @@ def test_curves_match_explicit_nystrom_eigenfunctions(shape: tuple[int, int, int
 
 
 def test_nystrom_eigenfunctions_are_orthonormal_in_the_sample_mean() -> None:
-    phi, _, _ = _anisotropic(7)
+    phi, _, _ = anisotropic(7)
     _, e = ref.nystrom_eigenfunctions(phi.numpy())
     np.testing.assert_allclose(e.T @ e / phi.shape[0], np.eye(e.shape[1]), atol=1e-10)
 
 
-# --- known values: closed forms, and values derived for these constructions with the explicit
-# n×n definition (seed-dependent in the second decimal) ------------------------------------------
-
-
-def test_isotropic_gaussian_features() -> None:
-    g = _gen(0)
-    phi = torch.randn(2000, 200, generator=g, dtype=F64)
-    w, b = _head(g, 200, 10)
-    value = float(d_lr(phi, phi @ w.T + b))
-    assert value == pytest.approx(0.766, abs=0.01)
-    rotation, _ = torch.linalg.qr(torch.randn(200, 200, generator=g, dtype=F64))
-    rescaled = float(d_lr(3.0 * phi @ rotation, 0.1 * (phi @ w.T + b)))
-    assert rescaled == pytest.approx(value, abs=1e-10)
-
-
-def test_collapse_on_a_balanced_simplex_etf_is_exactly_richest() -> None:
-    labels = torch.arange(2000) % 10
-    phi, out = _collapsed(0, labels=labels)
-    assert float(d_lr(phi, out)) == pytest.approx(0.0, abs=1e-10)
-    result = richness(phi, out, labels)
-    # Rich: the features have C non-null modes (the offset and C − 1 centred means), the
-    # outputs use only them and Π̂ saturates by k = C.
-    assert float(result.utilization_cumulative[9]) == pytest.approx(1.0, abs=1e-10)
-    assert float(result.relative_norms[10]) < 1e-12
-    assert result.quality_cumulative is not None
-    assert float(result.quality_cumulative[9]) == pytest.approx(1.0, abs=1e-10)
-
-
-def test_unbalanced_collapse_is_nearly_richest() -> None:
-    labels = torch.randint(0, 10, (2000,), generator=_gen(11))  # counts 170…240
-    phi, out = _collapsed(1, labels=labels)
-    assert 5e-4 < float(d_lr(phi, out)) < 0.01  # n×n definition: ≈ 0.003
-
-
-def test_collapse_on_random_means() -> None:
-    phi, out = _collapsed(2, labels=torch.arange(2000) % 10, means="random")
-    assert 0.01 < float(d_lr(phi, out)) < 0.05  # n×n definition: ≈ 0.02
-
-
-def test_etf_with_noise() -> None:
-    phi, out = _collapsed(3, labels=torch.arange(2000) % 10, noise=0.5)
-    assert float(d_lr(phi, out)) == pytest.approx(0.67, abs=0.05)  # n×n definition: ≈ 0.67
+# --- known curves ----------------------------------------------------------------------------
 
 
 def test_function_on_chosen_eigen_directions_gives_the_predicted_utilization() -> None:
     n, p = 400, 12
-    g = _gen(8)
+    g = generator(8)
     basis, _ = torch.linalg.qr(torch.randn(n, p, generator=g, dtype=F64))
     e = math.sqrt(n) * basis  # ⟨e_j|e_k⟩ = δ_jk in the sample mean
     rho = torch.logspace(0, -3, p, dtype=F64)  # distinct, descending
@@ -195,7 +83,7 @@ def test_function_on_chosen_eigen_directions_gives_the_predicted_utilization() -
 
 
 def test_target_matrix_equals_integer_labels() -> None:
-    phi, out, labels = _anisotropic(9)
+    phi, out, labels = anisotropic(9)
     from_labels = richness(phi, out, labels)
     from_matrix = richness(phi, out, torch.nn.functional.one_hot(labels, 5).to(F64))
     assert from_labels.quality is not None and from_matrix.quality is not None
@@ -213,10 +101,10 @@ def test_target_matrix_equals_integer_labels() -> None:
 def test_invariant_to_rotating_features_with_the_head_and_to_permuting_samples(
     seed: int, scale: float
 ) -> None:
-    g = _gen(seed)
+    g = generator(seed)
     n, p, c = 60, 8, 3
     phi = torch.randn(n, p, generator=g, dtype=F64) * torch.linspace(2.0, 0.2, p, dtype=F64)
-    w, b = _head(g, p, c)
+    w, b = random_head(g, p, c)
     labels = torch.randint(0, c, (n,), generator=g)
     base = richness(phi, phi @ w.T + b, labels)
     rotation, _ = torch.linalg.qr(torch.randn(p, p, generator=g, dtype=F64))
@@ -229,19 +117,28 @@ def test_invariant_to_rotating_features_with_the_head_and_to_permuting_samples(
         for name in ("utilization_cumulative", "quality_cumulative", "relative_norms"):
             torch.testing.assert_close(getattr(other, name), getattr(base, name), atol=1e-9, rtol=0)
     assert 0.0 <= float(base.d_lr) <= 1.0
+    # The other reading: the same invariances (scaling F keeps both spans).
+    other_span = {"span": "outputs_and_constant"}
+    base_c = float(d_lr(phi, phi @ w.T + b, **other_span))  # type: ignore[arg-type]
+    turned_c = d_lr(scale * rotated, scale * (phi @ w.T + b), **other_span)  # type: ignore[arg-type]
+    shuffled_c = d_lr(phi[perm], (phi @ w.T + b)[perm], **other_span)  # type: ignore[arg-type]
+    assert float(turned_c) == pytest.approx(base_c, abs=1e-10)
+    assert float(shuffled_c) == pytest.approx(base_c, abs=1e-10)
 
 
 # --- the moment (covariance) route ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("span", SPANS)
 @pytest.mark.parametrize("shape", [(240, 30, 5), (40, 90, 3)])
-def test_moments_route_equals_the_sample_route(shape: tuple[int, int, int]) -> None:
-    phi, out, labels = _anisotropic(10, *shape)
+def test_moments_route_equals_the_sample_route(shape: tuple[int, int, int], span: Span) -> None:
+    phi, out, labels = anisotropic(10, *shape)
     onehot = torch.nn.functional.one_hot(labels, shape[2]).to(F64)
     halves = [_moments(phi[s], out[s], onehot[s]) for s in (slice(0, 17), slice(17, None))]
     summed = _Moments(*(a + b for a, b in zip(*halves, strict=True)))
-    from_moments = _richness_from_moments(summed)
-    from_samples = richness(phi, out, labels)
+    from_moments = _richness_from_moments(summed, span=span)
+    from_samples = richness(phi, out, labels, span=span)
+    assert from_moments.span == from_samples.span == span
     assert float(from_moments.d_lr) == pytest.approx(float(from_samples.d_lr), abs=1e-10)
     for name in ("utilization_cumulative", "quality_cumulative", "relative_norms", "eigenvalues"):
         torch.testing.assert_close(
@@ -253,7 +150,7 @@ def test_moments_route_equals_the_sample_route(shape: tuple[int, int, int]) -> N
 
 
 def test_linear_cka_matches_kernel_alignment_and_is_one_on_itself() -> None:
-    g = _gen(12)
+    g = generator(12)
     a = torch.randn(80, 6, generator=g, dtype=F64)
     b = a @ torch.randn(6, 9, generator=g, dtype=F64) + 0.5 * torch.randn(80, 9, generator=g)
     assert float(linear_cka(a, b)) == pytest.approx(ref.linear_cka(a.numpy(), b.numpy()), abs=1e-12)
@@ -278,7 +175,7 @@ def test_parameter_norm_and_its_ratio_to_initialisation() -> None:
 
 
 def test_errors_name_the_argument_and_the_fix() -> None:
-    phi, out, labels = _anisotropic(13)
+    phi, out, labels = anisotropic(13)
     with pytest.raises(ValueError, match="at least C \\+ 1"):
         d_lr(phi[:5], out[:5])
     with pytest.raises(ValueError, match="features has 240 samples but outputs has 239"):
@@ -307,3 +204,26 @@ def test_errors_name_the_argument_and_the_fix() -> None:
         linear_cka(phi, torch.zeros(240, 2))
     with pytest.raises(ValueError, match="initial has"):
         parameter_norm([torch.ones(2)], initial=[torch.zeros(2)])
+    with pytest.raises(ValueError, match="span must be one of 'outputs', 'outputs_and_constant'"):
+        d_lr(phi, out, span="centred")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="span must be one of"):
+        richness(phi, out, span="constant")  # type: ignore[arg-type]
+
+
+def test_outputs_constant_up_to_the_rank_tolerance() -> None:
+    # Outputs that vary by 1e-9 around 100: span{F} is the constant function up to the rank
+    # tolerance, which centring removes, so the default reading is undefined; the other reading
+    # centres first and counts F_c's rank on its own scale.
+    phi, _, _ = anisotropic(14)
+    g = generator(14)
+    out = 100.0 + 1e-9 * torch.randn(240, 3, generator=g, dtype=F64)
+    with pytest.raises(ValueError, match="constant across samples up to the rank tolerance"):
+        d_lr(phi, out)
+    with pytest.raises(ValueError, match="span='outputs_and_constant'"):
+        richness(phi, out)
+    value = float(d_lr(phi, out, span="outputs_and_constant"))
+    # The reference's rank tolerance is relative to the constant column: rescale the variation.
+    variation = 1e9 * (out.numpy() - 100.0)
+    assert value == pytest.approx(
+        ref.d_lr(phi.numpy(), variation, span="outputs_and_constant"), abs=1e-6
+    )

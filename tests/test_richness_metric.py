@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from infodyn.functional.richness import richness
+from infodyn.functional.richness import D_LR_METRIC, SPANS, Span, d_lr, richness
 from infodyn.metrics.richness import Richness
 
 F64 = torch.float64
@@ -52,14 +52,38 @@ def test_streamed_equals_one_shot(mode: str) -> None:
     assert streamed["d_lr"].ndim == 0 and streamed["relative_norms"].shape == (24,)
 
 
+@pytest.mark.parametrize("span", SPANS)
 @pytest.mark.parametrize("with_labels", [True, False])
-def test_covariance_mode_equals_samples_mode(with_labels: bool) -> None:
+def test_covariance_mode_equals_samples_mode(with_labels: bool, span: Span) -> None:
     features, logits, labels = _data(1, n=200, p=40, c=5)
     data = (features, logits, labels) if with_labels else (features, logits)
-    samples = _stream(Richness(mode="samples"), data, [120, 80])
-    covariance = _stream(Richness(mode="covariance"), data, [7, 193])
+    samples = _stream(Richness(mode="samples", span=span), data, [120, 80])
+    covariance = _stream(Richness(mode="covariance", span=span), data, [7, 193])
     _assert_same(covariance, samples, atol=1e-10)
     assert ("quality_cumulative" in samples) is with_labels
+    assert float(samples[D_LR_METRIC[span]]) == pytest.approx(
+        float(d_lr(features, logits, span=span)), abs=1e-12
+    )
+
+
+@pytest.mark.parametrize("mode", ["samples", "covariance"])
+def test_the_value_name_records_the_reading(mode: str) -> None:
+    data = _data(6)
+    default = _stream(Richness(mode=mode), data, [300])  # type: ignore[arg-type]
+    other = _stream(
+        Richness(mode=mode, span="outputs_and_constant"),  # type: ignore[arg-type]
+        data,
+        [100, 200],
+    )
+    assert "d_lr" in default and "d_lr_with_constant" not in default
+    assert "d_lr_with_constant" in other and "d_lr" not in other
+    assert float(default["d_lr"]) == pytest.approx(float(d_lr(*data[:2])), abs=1e-10)
+    assert float(other["d_lr_with_constant"]) == pytest.approx(
+        float(d_lr(*data[:2], span="outputs_and_constant")), abs=1e-10
+    )
+    assert abs(float(default["d_lr"]) - float(other["d_lr_with_constant"])) > 1e-4
+    for key in ("utilization_cumulative", "relative_norms", "quality_cumulative"):
+        torch.testing.assert_close(default[key], other[key], atol=1e-10, rtol=0)
 
 
 def test_samples_mode_keeps_the_first_max_samples_rows() -> None:
@@ -116,6 +140,8 @@ def test_metric_errors() -> None:
         Richness().update(features, logits, labels + 4)
     with pytest.raises(ValueError, match="mode must be one of"):
         Richness(mode="pooled")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="span must be one of 'outputs', 'outputs_and_constant'"):
+        Richness(span="centred")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_samples must be"):
         Richness(max_samples=1)
     small = Richness(mode="covariance")

@@ -72,6 +72,25 @@ def test_figure_reads_the_train_curves_and_marks_k_equals_c(tmp_path: Path) -> N
     assert (tmp_path / "richness.png").stat().st_size > 10_000
 
 
+def test_legend_names_each_stored_reading(tmp_path: Path) -> None:
+    with RunStore(tmp_path / "run.sqlite") as store:
+        _write_run(store, [0, 10])
+        store.write([Scalar(0, "train", "d_lr_with_constant", 0.25, "fc")], [])
+        fig, _ = plot_richness(store)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[1] == "step 0 — D_LR 0.800, D_LR with constant 0.250"
+    assert labels[2] == "step 10 — D_LR 0.400"
+    with RunStore(tmp_path / "other.sqlite") as store:
+        store.write(
+            [Scalar(5, "train", "d_lr_with_constant", 0.125, "fc")],
+            [Array(5, "train", "utilization_cumulative", np.linspace(0, 1, K), "fc")],
+        )
+        fig, _ = plot_richness(store)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "step 5 — D_LR with constant 0.125"
+    ]
+
+
 def test_missing_quality_panel_says_so(tmp_path: Path) -> None:
     with RunStore(tmp_path / "run.sqlite") as store:
         _write_run(store, [0, 5], quality=False)
@@ -98,6 +117,11 @@ def test_curves_from_memory() -> None:
     assert [len(ax.get_lines()) for ax in axes] == [2, 3, 3]
     _, axes = plot_richness_curves({"no targets": results["no targets"]})
     assert "no quality" in axes[0].texts[0].get_text()
+    other = richness(x, x[:, :3], labels, span="outputs_and_constant")
+    fig, _ = plot_richness_curves({"paper": results["with targets"], "with 1": other})
+    labels_drawn = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels_drawn[0].startswith("paper — D_LR ")
+    assert labels_drawn[1].startswith("with 1 — D_LR with constant ")
 
 
 def test_monitor_stores_what_the_figure_reads(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """Brute-force NumPy/SciPy references for D_LR, linear CKA and the Nyström curves.
 
 Written from Nam et al.'s (2024, arXiv 2410.04264) definitions with no shared code: explicit
-n×n kernels K = ΦΦᵀ, the centring
-matrix H, an explicit n×n projection matrix, and Nyström eigenfunctions read off the n×n
-kernel's eigenvectors. Slow on purpose (O(n³)); keep n in the hundreds.
+n×n kernels K = ΦΦᵀ, the centring matrix H, an explicit n×n projection matrix onto either
+reading of the learned span (span{f̂_c} or span{1, f̂_c}), and Nyström eigenfunctions read off
+the n×n kernel's eigenvectors. Slow on purpose (O(n³)); keep n in the hundreds.
 """
 
 from __future__ import annotations
@@ -24,23 +24,22 @@ def cka_kernels(k: np.ndarray, l: np.ndarray) -> float:  # noqa: E741
     return float((kc * lc).sum() / (np.linalg.norm(kc) * np.linalg.norm(lc)))
 
 
-def output_projection(outputs: np.ndarray, *, with_constant: bool = True) -> np.ndarray:
-    """n×n orthogonal projection onto span{1, f̂_1, …, f̂_C} (or span{f̂_c} alone).
-
-    With the constant function included, HPH is the projection onto the centred outputs —
-    infodyn's reading of T_MP (its a1 term is the constant direction).
-    """
+def output_projection(outputs: np.ndarray, *, span: str = "outputs") -> np.ndarray:
+    """n×n orthogonal projection onto span{f̂_1, …, f̂_C} (``"outputs"``, the paper's Ĥ) or
+    span{1, f̂_1, …, f̂_C} (``"outputs_and_constant"``), from an orthonormal basis by SVD."""
     f = np.asarray(outputs, dtype=np.float64)
-    if with_constant:
+    if span == "outputs_and_constant":
         f = np.column_stack([np.ones(f.shape[0]), f])
+    elif span != "outputs":
+        raise ValueError(f"unknown span {span!r}")
     basis = scipy.linalg.orth(f, rcond=1e-9)
     return basis @ basis.T
 
 
-def d_lr(features: np.ndarray, outputs: np.ndarray, *, with_constant: bool = True) -> float:
-    """D_LR = 1 − CKA(ΦΦᵀ, P) with explicit n×n matrices."""
+def d_lr(features: np.ndarray, outputs: np.ndarray, *, span: str = "outputs") -> float:
+    """D_LR = 1 − CKA(ΦΦᵀ, P) with explicit n×n matrices K = ΦΦᵀ and P."""
     phi = np.asarray(features, dtype=np.float64)
-    return 1.0 - cka_kernels(phi @ phi.T, output_projection(outputs, with_constant=with_constant))
+    return 1.0 - cka_kernels(phi @ phi.T, output_projection(outputs, span=span))
 
 
 def linear_cka(a: np.ndarray, b: np.ndarray) -> float:

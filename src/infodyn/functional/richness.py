@@ -11,22 +11,35 @@ With centred kernel alignment CKA(K, L) = ⟨HKH, HLH⟩_F / (‖HKH‖_F ‖HLH
 
     D_LR = 1 − CKA(K, T_MP) ∈ [0, 1]        (0 richest, 1 laziest)
 
-**infodyn's choice:** after centring, T_MP is taken to be the projection onto the *centred*
-outputs, span{F_c} — i.e. Ĥ is read together with the constant function that T_MP's a1 term
-adds — because centring removes the a1 term and this reading has the closed form below. The
-paper's words, Ĥ = span{f̂_1 … f̂_C} alone, give H·P_Ĥ·H instead, which differs only when the
-constant function is not in span{F}; near collapse the two then differ (this reading is
-≥ 1 − √((C − 1)/C) once the within-class spread exceeds ~1e-6 of the scale, the literal one
-tends to 0).
+Centring removes the a1 term and CKA ignores scale, so only the span behind P_Ĥ matters.
+Two readings of it (``span``), which differ only when the constant function is not in span{F}:
 
-No n×n matrix is formed: with the thin SVD F_c = USVᵀ, r = #{s_i > 1e-6·s_1}, Q = U[:, :r],
+* ``"outputs"`` (default) — the paper's words, Ĥ = span{f̂_1 … f̂_C}: the raw outputs, bias
+  included. Continuous at collapse: D_LR → 0 as the within-class spread of collapsed features
+  on a balanced simplex ETF → 0. Stored as ``d_lr``.
+* ``"outputs_and_constant"`` — span{1, f̂_1 … f̂_C}, i.e. HPH projects onto the centred outputs
+  span{F_c} (infodyn's first implementation). It **jumps** at collapse: exact collapse on a
+  simplex ETF gives 0, but any spread above the rank tolerance gives
+  ≥ 1 − √((C − 1)/C) (0.051 at C = 10), because noise adds a C-th centred direction.
+  Stored as ``d_lr_with_constant``.
 
-    D_LR = 1 − ‖QᵀΦ_c‖_F² / (√r · ‖Φ_cᵀΦ_c‖_F)       (‖Φ_cΦ_cᵀ‖_F, the same number, if n < p)
+No n×n matrix is formed. Q (n, r) is an orthonormal basis of the chosen span: the left
+singular vectors of the thin SVD of F for ``"outputs"``; for ``"outputs_and_constant"``,
+[1/√n | U_r] with F_c = U S Vᵀ — the two parts are orthogonal, so this is the thin SVD of
+[1 | F_c] with F_c's rank counted on its own scale (the constant column's norm √n would
+otherwise make the rank, and the value, depend on the scale of the outputs). r counts
+s_i > 1e-6·s_1. With Q_c = Q − mean_rows(Q) (so HPH = Q_cQ_cᵀ) and Φ_c = Φ − mean_rows(Φ):
 
-Cost O(n·p·C + n·p·min(n, p)). The same value follows from the moments
-[ΦᵀΦ, ΦᵀF, FᵀF, Σφ, Σf, n] alone (``_richness_from_moments``), because
-‖QᵀΦ_c‖² = ‖S_r⁻¹ V_rᵀ F_cᵀΦ_c‖² with F_cᵀF_c = V S² Vᵀ — which lets a streaming metric keep
-p×p sums instead of samples.
+    D_LR = 1 − ‖Q_cᵀΦ_c‖_F² / (‖Q_cᵀQ_c‖_F · ‖Φ_cᵀΦ_c‖_F)
+
+(‖Φ_cΦ_cᵀ‖_F, the same number, when n < p).
+
+For ``"outputs_and_constant"`` Q_cᵀQ_c = diag(0, I_r) and the denominator's first factor is
+√r. Cost O(n·p·C + n·p·min(n, p)). The same value follows from the moments
+[ΦᵀΦ, ΦᵀF, FᵀF, Σφ, Σf, n] alone (``_richness_from_moments``), for both readings: with
+FᵀF = V S² Vᵀ, Q = F V_r S_r⁻¹, so Q_cᵀΦ_c = S_r⁻¹V_rᵀFᵀΦ_c and Q_cᵀQ_c = I − aaᵀ/n with
+a = Qᵀ1 = S_r⁻¹V_rᵀΣf (for ``"outputs_and_constant"`` the same with F_cᵀF_c and a = 0) —
+which lets a streaming metric keep p×p sums instead of samples.
 
 **The three curves** (the paper's Eq. 5; the normalisations below are unconfirmed — the
 paper's body could not be checked — and are infodyn's reading of its panels). The
@@ -46,12 +59,13 @@ for n > p (use n ≥ 2p) so that the eigenfunctions are well estimated.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
 
 from infodyn._validation import (
+    check_choice,
     check_int,
     check_labels,
     check_matrix,
@@ -61,13 +75,25 @@ from infodyn._validation import (
 from infodyn.functional._chunking import check_chunk_size, row_slices
 
 __all__ = [
+    "D_LR_METRIC",
+    "SPANS",
     "RichnessResult",
+    "Span",
     "d_lr",
     "richness",
 ]
 
-#: Singular values of F_c below this fraction of the largest count as zero: infodyn's choice,
-#: because float64 round-off of a rank-deficient F_c stays far below it.
+#: Which span P_Ĥ projects onto: the raw outputs (the paper's words) or {1, outputs}.
+Span = Literal["outputs", "outputs_and_constant"]
+SPANS: tuple[Span, ...] = ("outputs", "outputs_and_constant")
+#: The name a stored D_LR value carries, so every record says which reading it is: plain
+#: ``d_lr`` is the default reading (the paper's), the other reading says so in its name.
+D_LR_METRIC: dict[Span, str] = {
+    "outputs": "d_lr",
+    "outputs_and_constant": "d_lr_with_constant",
+}
+#: Singular values below this fraction of the largest count as zero: infodyn's choice,
+#: because float64 round-off of a rank-deficient F stays far below it.
 RANK_TOL = 1e-6
 _F64 = torch.float64
 #: What ``k`` means, for its error message (shared with ``metrics.Richness``).
@@ -77,7 +103,8 @@ _K_HINT = "it is the number of leading modes kept in each curve; None keeps all 
 class RichnessResult(NamedTuple):
     """D_LR and the spectral curves of one set of samples (float64; curves of length K ≤ p).
 
-    ``quality_cumulative`` and ``quality`` are None when no targets were given.
+    ``quality_cumulative`` and ``quality`` are None when no targets were given; ``span`` is the
+    reading D_LR was computed with (see :data:`D_LR_METRIC` for the name it is stored under).
     """
 
     d_lr: Tensor  # 0-d, in [0, 1]
@@ -87,6 +114,7 @@ class RichnessResult(NamedTuple):
     utilization: Tensor  # Q̂(k)
     relative_norms: Tensor  # ρ_k / ρ_1
     eigenvalues: Tensor  # ρ_k of G = ΦᵀΦ/n, descending
+    span: Span = "outputs"  # the reading of D_LR (the curves do not depend on it)
 
 
 class _Moments(NamedTuple):
@@ -152,13 +180,27 @@ def _negligible(centred: Tensor, raw: Tensor, size: int) -> bool:
     return float(centred) <= size * torch.finfo(_F64).eps * float(raw)
 
 
-def _centred_output_basis(out: Tensor) -> Tensor:
-    """Q (n, r): orthonormal basis of span{F_c} from the thin SVD, rank tolerance RANK_TOL."""
-    u, s, _ = torch.linalg.svd(out - out.mean(dim=0), full_matrices=False)
-    if _negligible(s[0], torch.linalg.matrix_norm(out), max(out.shape)):
+def _check_span(span: object) -> Span:
+    return check_choice("span", span, SPANS)
+
+
+def _output_basis(out: Tensor, span: Span) -> Tensor:
+    """Q (n, r): orthonormal basis of span{F} or span{1, F} (thin SVD, rank tolerance RANK_TOL).
+
+    For span{1, F} the basis is [1/√n | U_r] with U_r from the SVD of F_c, F_c's rank counted
+    relative to its own largest singular value so that the value does not depend on the scale
+    of the outputs (the constant column would otherwise set the tolerance).
+    """
+    centred = out - out.mean(dim=0)
+    raw_norm = torch.linalg.matrix_norm(out)
+    if _negligible(torch.linalg.matrix_norm(centred), raw_norm, max(out.shape)):
         _raise_constant_outputs()
-    r = int((s > RANK_TOL * s[0]).sum())
-    return u[:, :r]
+    if span == "outputs":
+        u, s, _ = torch.linalg.svd(out, full_matrices=False)
+        return u[:, : int((s > RANK_TOL * s[0]).sum())]
+    u, s, _ = torch.linalg.svd(centred, full_matrices=False)
+    ones = torch.full((out.shape[0], 1), out.shape[0] ** -0.5, dtype=_F64, device=out.device)
+    return torch.cat([ones, u[:, : int((s > RANK_TOL * s[0]).sum())]], dim=1)
 
 
 def _raise_constant_outputs() -> None:
@@ -169,6 +211,23 @@ def _raise_constant_outputs() -> None:
     )
 
 
+def _projection_norm(qc_qc: Tensor) -> Tensor:
+    """‖Q_cᵀQ_c‖_F = ‖HPH‖_F, after checking that span{F} is not the constant function alone.
+
+    trace(Q_cᵀQ_c) = ‖HQ‖_F² is the squared share of the span outside the constant function;
+    below RANK_TOL² every basis function is constant up to the rank tolerance.
+    """
+    if float(torch.trace(qc_qc)) <= RANK_TOL**2:
+        raise ValueError(
+            "the outputs are constant across samples up to the rank tolerance "
+            f"({RANK_TOL:g} of their size): with span='outputs', span{{F}} is then the "
+            "constant function, which centring removes, and D_LR is undefined — measure on "
+            "samples the network tells apart, or use span='outputs_and_constant', which "
+            "centres the outputs before counting their rank"
+        )
+    return torch.linalg.matrix_norm(qc_qc)
+
+
 def _raise_constant_features() -> None:
     raise ValueError(
         "features are constant across samples (rank 0 after centring: every row is the same), "
@@ -177,15 +236,16 @@ def _raise_constant_features() -> None:
     )
 
 
-def _d_lr_from_samples(phi: Tensor, out: Tensor, chunk_size: int | None) -> Tensor:
+def _d_lr_from_samples(phi: Tensor, out: Tensor, span: Span, chunk_size: int | None) -> Tensor:
     n, p = phi.shape
     mean = phi.mean(dim=0)
-    q = _centred_output_basis(out)
-    r = q.shape[1]
+    q = _output_basis(out, span)
+    q_c = q - q.mean(dim=0)  # HQ, so that HPH = Q_cQ_cᵀ
+    projection = _projection_norm(q_c.mT @ q_c)  # ‖HPH‖_F
     slices = row_slices(n, chunk_size)
-    aligned = torch.zeros(r, p, dtype=_F64, device=phi.device)  # QᵀΦ_c
+    aligned = torch.zeros(q.shape[1], p, dtype=_F64, device=phi.device)  # Q_cᵀΦ_c
     for rows in slices:
-        aligned += q[rows].mT @ (phi[rows] - mean)
+        aligned += q_c[rows].mT @ (phi[rows] - mean)
     if n >= p:
         gram = torch.zeros(p, p, dtype=_F64, device=phi.device)  # Φ_cᵀΦ_c
         for rows in slices:
@@ -195,37 +255,51 @@ def _d_lr_from_samples(phi: Tensor, out: Tensor, chunk_size: int | None) -> Tens
         centred = phi - mean
         gram = torch.cat([centred[rows] @ centred.mT for rows in slices])  # Φ_cΦ_cᵀ
     scale = torch.linalg.matrix_norm(phi) ** 2  # ≥ ‖ΦᵀΦ‖_F, the uncentred Gram's norm
-    return _d_lr_value(aligned.square().sum(), gram, r, scale, max(n, p))
+    return _d_lr_value(aligned.square().sum(), gram, projection, scale, max(n, p))
 
 
-def _d_lr_value(numerator: Tensor, gram: Tensor, r: int, scale: Tensor, size: int) -> Tensor:
+def _d_lr_value(
+    numerator: Tensor, gram: Tensor, projection: Tensor, scale: Tensor, size: int
+) -> Tensor:
     norm = torch.linalg.matrix_norm(gram)
     if _negligible(norm, scale, size):
         _raise_constant_features()
     # CKA ∈ [0, 1] by Cauchy–Schwarz; round-off may step outside by ~eps.
-    return (1.0 - numerator / (math.sqrt(r) * norm)).clamp(0.0, 1.0)
+    return (1.0 - numerator / (projection * norm)).clamp(0.0, 1.0)
 
 
-def d_lr(features: Tensor, outputs: Tensor, *, chunk_size: int | None = None) -> Tensor:
-    """Low-rank richness D_LR = 1 − CKA(ΦΦᵀ, projection onto the centred outputs) ∈ [0, 1].
+def d_lr(
+    features: Tensor,
+    outputs: Tensor,
+    *,
+    span: Span = "outputs",
+    chunk_size: int | None = None,
+) -> Tensor:
+    """Low-rank richness D_LR = 1 − CKA(ΦΦᵀ, projection onto the learned outputs) ∈ [0, 1].
 
-    0 when the centred features span exactly the centred learned functions with equal strength
+    0 when the centred features span exactly the learned functions with equal strength
     (neural collapse onto a simplex ETF, balanced classes: the richest case); near 1 when the
     features keep many directions of unequal strength (lazy). Uses neither labels nor the
-    initial network. Formula and conventions in the module docstring.
+    initial network. Formula, the two readings and conventions in the module docstring.
 
     Args:
         features: (n, p) last-layer features Φ, rows are samples, finite.
         outputs: (n, C) outputs F on the same samples (logits, bias included), n ≥ C + 1.
-        chunk_size: rows processed at a time when accumulating Φ_cᵀΦ_c and QᵀΦ_c (memory
+        span: ``"outputs"`` (default, Nam et al.'s Ĥ = span{f̂_1 … f̂_C}; continuous at
+            collapse) or ``"outputs_and_constant"`` (span{1, f̂_c}: the projection onto the
+            centred outputs; jumps to ≥ 1 − √((C − 1)/C) once the spread of collapsed
+            features exceeds the rank tolerance). Stored under the names in
+            :data:`D_LR_METRIC`.
+        chunk_size: rows processed at a time when accumulating Φ_cᵀΦ_c and Q_cᵀΦ_c (memory
             knob); None processes all rows at once. The value does not depend on it.
 
     Returns:
         0-d float64 tensor in [0, 1].
 
     Raises:
-        ValueError: too few samples, mismatched rows, NaN/Inf, no columns, or features or
-            outputs constant across samples (rank 0 after centring).
+        ValueError: too few samples, mismatched rows, NaN/Inf, no columns, an unknown
+            ``span``, or features or outputs constant across samples (rank 0 after centring;
+            for ``span="outputs"`` also: constant up to the rank tolerance).
 
     Example:
         >>> labels = torch.arange(40) % 4
@@ -234,10 +308,20 @@ def d_lr(features: Tensor, outputs: Tensor, *, chunk_size: int | None = None) ->
         >>> logits = features @ torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
         >>> round(float(d_lr(features, logits)), 6)
         0.0
+
+        A within-class spread of 1e-4 keeps the paper's reading near 0; span{1, F} jumps to
+        1 − √((C − 1)/C) = 0.134 at C = 4:
+
+        >>> noisy = features + 1e-4 * torch.randn(40, 4, generator=torch.Generator().manual_seed(1))
+        >>> logits = noisy @ torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
+        >>> with_constant = d_lr(noisy, logits, span="outputs_and_constant")
+        >>> round(float(d_lr(noisy, logits)), 6), round(float(with_constant), 3)
+        (0.0, 0.134)
     """
     check_chunk_size(chunk_size)
+    span = _check_span(span)
     phi, out = _pair(features, outputs)
-    return _d_lr_from_samples(phi, out, chunk_size)
+    return _d_lr_from_samples(phi, out, span, chunk_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,23 +348,29 @@ def _moments(
     )
 
 
-def _d_lr_from_moments(m: _Moments) -> Tensor:
+def _d_lr_from_moments(m: _Moments, span: Span = "outputs") -> Tensor:
     n = m.num_samples
     mu, nu = m.phi_sum / n, m.out_sum / n
     phi_c_phi_c = m.phi_phi - n * torch.outer(mu, mu)  # Φ_cᵀΦ_c
-    out_c_out_c = m.out_out - n * torch.outer(nu, nu)  # F_cᵀF_c = V S² Vᵀ
-    out_c_phi_c = (m.phi_out - n * torch.outer(mu, nu)).mT  # F_cᵀΦ_c
-    s2, v = torch.linalg.eigh(out_c_out_c)
-    s = s2.clamp_min(0).sqrt()
+    out_c_out_c = m.out_out - n * torch.outer(nu, nu)  # F_cᵀF_c
     size = max(int(n), *m.phi_phi.shape, *m.out_out.shape)
     # Centring by subtraction leaves round-off of order eps·‖FᵀF‖ even for constant outputs.
-    if _negligible(s2.max(), torch.linalg.matrix_norm(m.out_out), size):
+    if _negligible(torch.linalg.eigvalsh(out_c_out_c).max(), m.out_out.norm(), size):
         _raise_constant_outputs()
+    out_phi_c = (m.phi_out - n * torch.outer(mu, nu)).mT  # FᵀΦ_c = F_cᵀΦ_c (Φ_c is centred)
+    s2, v = torch.linalg.eigh(m.out_out if span == "outputs" else out_c_out_c)  # V S² Vᵀ
+    s = s2.clamp_min(0).sqrt()
     keep = s > RANK_TOL * s.max()
-    r = int(keep.sum())
-    aligned = (v[:, keep].mT @ out_c_phi_c) / s[keep, None]  # QᵀΦ_c = S_r⁻¹ V_rᵀ F_cᵀΦ_c
+    basis = v[:, keep] / s[keep]  # Q = F·V_r S_r⁻¹ (or F_c·V_r S_r⁻¹)
+    aligned = basis.mT @ out_phi_c  # Q_cᵀΦ_c = QᵀΦ_c
+    if span == "outputs":
+        a = basis.mT @ m.out_sum  # a = Qᵀ1 = S_r⁻¹V_rᵀFᵀ1
+        qc_qc = torch.eye(a.numel(), dtype=_F64, device=a.device) - torch.outer(a, a) / n
+    else:  # [1/√n | F_c V_r S_r⁻¹]: the constant column centres to 0, the rest is orthonormal
+        qc_qc = torch.eye(int(keep.sum()), dtype=_F64, device=s.device)
+    projection = _projection_norm(qc_qc)
     scale = torch.linalg.matrix_norm(m.phi_phi)
-    return _d_lr_value(aligned.square().sum(), phi_c_phi_c, r, scale, size)
+    return _d_lr_value(aligned.square().sum(), phi_c_phi_c, projection, scale, size)
 
 
 def _curves(
@@ -345,6 +435,7 @@ def _assemble(
     value: Tensor,
     spectrum: tuple[Tensor, Tensor, Tensor | None, Tensor],
     k: int | None,
+    span: Span,
 ) -> RichnessResult:
     rho, utilization, quality, rel = spectrum
     cut = slice(0, k)
@@ -356,12 +447,15 @@ def _assemble(
         utilization=utilization[cut],
         relative_norms=rel[cut],
         eigenvalues=rho[cut],
+        span=span,
     )
 
 
-def _richness_from_moments(m: _Moments, k: int | None = None) -> RichnessResult:
+def _richness_from_moments(
+    m: _Moments, k: int | None = None, span: Span = "outputs"
+) -> RichnessResult:
     """D_LR and the curves from sums alone (the streaming metric's covariance mode)."""
-    return _assemble(_d_lr_from_moments(m), _spectrum_from_moments(m), k)
+    return _assemble(_d_lr_from_moments(m, span), _spectrum_from_moments(m), k, span)
 
 
 def richness(
@@ -371,15 +465,17 @@ def richness(
     *,
     num_classes: int | None = None,
     k: int | None = None,
+    span: Span = "outputs",
     chunk_size: int | None = None,
 ) -> RichnessResult:
     """D_LR and the paper's three curves Π*(k), Π̂(k), ρ_k/ρ_1 for one set of samples.
 
-    D_LR as in :func:`d_lr`. The curves (module docstring) come from an eigendecomposition of a
-    Gram matrix: of the p×p second moment G = ΦᵀΦ/n when n ≥ p (cost n·p² + p³), else of the
-    n×n dual ΦΦᵀ/n (cost n²·p + n³) — the same eigenfunctions, chosen by cost; a thin SVD of
-    Φ would give them too but costs more. Read the curves at k = C: a rich network's Π̂ is
-    ≈ 1 there and ρ_k/ρ_1 drops after about C modes.
+    D_LR as in :func:`d_lr` (``span`` picks its reading). The curves (module docstring) come
+    from an eigendecomposition of a Gram matrix: of the p×p second moment G = ΦᵀΦ/n when
+    n ≥ p (cost n·p² + p³), else of the n×n dual ΦΦᵀ/n (cost n²·p + n³) — the same
+    eigenfunctions, chosen by cost; a thin SVD of Φ would give them too but costs more. Read
+    the curves at k = C: a rich network's Π̂ is ≈ 1 there and ρ_k/ρ_1 drops after about C
+    modes.
 
     Args:
         features: (n, p) last-layer features Φ; n ≥ 2p recommended for the curves.
@@ -388,10 +484,13 @@ def richness(
             (n, C') floating target matrix. Without them Π* and Q* are None.
         num_classes: classes of integer ``targets``; default C, the number of output columns.
         k: keep only the first k modes of each curve (at most p); None keeps all p.
+        span: the reading of D_LR, ``"outputs"`` (default) or ``"outputs_and_constant"``, as
+            in :func:`d_lr`; the curves do not depend on it.
         chunk_size: rows processed at a time when accumulating Grams (memory knob).
 
     Returns:
-        :class:`RichnessResult`, float64; curves have min(k, p) entries.
+        :class:`RichnessResult`, float64, with ``span`` recorded; curves have min(k, p)
+        entries.
 
     Raises:
         ValueError: as :func:`d_lr`, and for bad targets or ``k``.
@@ -408,6 +507,7 @@ def richness(
     """
     check_chunk_size(chunk_size)
     check_int("k", k, minimum=1, allow_none=True, hint=_K_HINT)
+    span = _check_span(span)
     phi, out = _pair(features, outputs)
     n, p = phi.shape
     y = (
@@ -415,9 +515,9 @@ def richness(
         if targets is None
         else _targets_matrix(targets, n=n, num_classes=num_classes, c=out.shape[1])
     )
-    value = _d_lr_from_samples(phi, out, chunk_size)
+    value = _d_lr_from_samples(phi, out, span, chunk_size)
     if n >= p:
         spectrum = _spectrum_from_moments(_moments(phi, out, y, chunk_size))
     else:
         spectrum = _spectrum_from_dual(phi, out, y, chunk_size)
-    return _assemble(value, spectrum, k)
+    return _assemble(value, spectrum, k, span)

@@ -11,7 +11,10 @@ from torchmetrics.utilities import dim_zero_cat
 from infodyn._validation import check_choice, check_int, check_labels, check_matrix, check_same_rows
 from infodyn.functional.richness import (
     _K_HINT,
+    D_LR_METRIC,
+    SPANS,
     RichnessResult,
+    Span,
     _Moments,
     _moments,
     _richness_from_moments,
@@ -45,21 +48,31 @@ class Richness(LazyWidthMetric):
       evaluation subset. Across DDP ranks the rows are gathered and capped again (rank 0's
       rows first). Memory: ``max_samples`` × (p + C) floats.
     * ``"covariance"``: keeps only sums — ΦᵀΦ (p×p), ΦᵀF, FᵀF, ΦᵀY, Σφ, Σf, n — over **every**
-      row seen (no cap). D_LR is exact from them (QᵀΦ_c comes from the output-side Gram
-      F_cᵀF_c), and so are the curves, so this mode equals ``"samples"`` on the same rows up to
-      round-off. Memory p² floats whatever n; states add across ranks. Centring subtracts
-      n·μμᵀ from ΦᵀΦ, which loses digits when the mean is much larger than the spread. The
-      p- and C-sized sums are sized at the first batch (``infodyn.metrics._lazy``).
+      row seen (no cap). D_LR is exact from them for either ``span`` (Q_cᵀΦ_c and Q_cᵀQ_c come
+      from the output-side Gram FᵀF, or F_cᵀF_c), and so are the curves, so this mode equals
+      ``"samples"`` on the same rows up to round-off. Memory p² floats whatever n;
+      states add across ranks. Centring subtracts n·μμᵀ from ΦᵀΦ, which loses digits when the
+      mean is much larger than the spread, and the output basis comes from an eigendecomposition
+      of the C×C output Gram, which squares F's condition number. The p- and C-sized sums are
+      sized at the first batch (``infodyn.metrics._lazy``).
 
-    ``compute`` returns ``d_lr`` (0-d), ``utilization_cumulative`` (K,), ``relative_norms``
-    (K,), ``quality_cumulative`` (K,) when labels were given, and ``num_classes`` (0-d, the
-    number of logit columns C, which the figure uses to mark k = C). K = p, or ``k``.
+    ``span`` picks the reading of D_LR (see :func:`infodyn.functional.richness.d_lr`), and the
+    value's key records it: ``d_lr`` for ``span="outputs"`` (the default, the paper's
+    Ĥ = span{f̂_1 … f̂_C}), ``d_lr_with_constant`` for ``span="outputs_and_constant"``
+    (span{1, f̂_c}), so the two readings never share a name in a run store.
+
+    ``compute`` returns ``d_lr`` or ``d_lr_with_constant`` (0-d), ``utilization_cumulative``
+    (K,), ``relative_norms`` (K,), ``quality_cumulative`` (K,) when labels were given, and
+    ``num_classes`` (0-d, the number of logit columns C, which the figure uses to mark k = C).
+    K = p, or ``k``.
 
     Args:
         mode: ``"samples"`` or ``"covariance"``, see above.
         max_samples: rows kept in ``"samples"`` mode (default 4096 ≥ max(2000, 2p) for
             p ≤ 2048); ignored in ``"covariance"`` mode.
         k: keep only the first k modes of each curve; None keeps all p.
+        span: ``"outputs"`` (default) or ``"outputs_and_constant"``: the span D_LR projects
+            onto; the curves do not depend on it.
         kwargs: passed to ``torchmetrics.Metric``.
 
     Example:
@@ -70,6 +83,10 @@ class Richness(LazyWidthMetric):
         >>> values = metric.compute()
         >>> round(float(values["d_lr"]), 6), tuple(values["quality_cumulative"].shape)
         (0.0, (4,))
+        >>> other = Richness(span="outputs_and_constant")  # the reading is in the value's name
+        >>> other.update(features, features @ torch.randn(4, 4), labels)
+        >>> sorted(other.compute())[:2]
+        ['d_lr_with_constant', 'num_classes']
     """
 
     is_differentiable = False
@@ -97,10 +114,12 @@ class Richness(LazyWidthMetric):
         mode: Literal["samples", "covariance"] = "samples",
         max_samples: int = 4096,
         k: int | None = None,
+        span: Span = "outputs",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.mode = check_choice("mode", mode, _MODES)
+        self.span: Span = check_choice("span", span, SPANS)
         self.max_samples = check_int("max_samples", max_samples, minimum=3)
         self.k = check_int("k", k, minimum=1, allow_none=True, hint=_K_HINT)
         if mode == "samples":
@@ -166,8 +185,8 @@ class Richness(LazyWidthMetric):
                 setattr(self, name, getattr(self, name) + value)
 
     def compute(self) -> dict[str, Tensor]:
-        """``d_lr``, ``utilization_cumulative``, ``relative_norms``, ``num_classes`` and, with
-        labels, ``quality_cumulative`` (float64)."""
+        """``d_lr`` (or ``d_lr_with_constant``, by ``span``), ``utilization_cumulative``,
+        ``relative_norms``, ``num_classes`` and, with labels, ``quality_cumulative`` (float64)."""
         if self.mode == "samples":
             if isinstance(self.kept_features, list) and not self.kept_features:
                 raise RuntimeError(_NO_DATA)
@@ -176,7 +195,7 @@ class Richness(LazyWidthMetric):
             labels = None
             if not (isinstance(self.kept_labels, list) and not self.kept_labels):
                 labels = dim_zero_cat(self.kept_labels)[: self.max_samples]
-            result = richness(features, logits, labels, k=self.k)
+            result = richness(features, logits, labels, k=self.k, span=self.span)
             num_classes = logits.shape[1]
         else:
             if float(self.count) == 0:
@@ -205,7 +224,7 @@ class Richness(LazyWidthMetric):
             phi_target=self.phi_target if labelled else None,
             target_sq=self.target_sq if labelled else None,
         )
-        return _richness_from_moments(moments, self.k)
+        return _richness_from_moments(moments, self.k, self.span)
 
 
 def _check_widths(phi_ref: Tensor, out_ref: Tensor, phi: Tensor, out: Tensor) -> None:
@@ -219,7 +238,7 @@ def _check_widths(phi_ref: Tensor, out_ref: Tensor, phi: Tensor, out: Tensor) ->
 
 def _as_dict(result: RichnessResult, num_classes: int) -> dict[str, Tensor]:
     values = {
-        "d_lr": result.d_lr,
+        D_LR_METRIC[result.span]: result.d_lr,
         "utilization_cumulative": result.utilization_cumulative,
         "relative_norms": result.relative_norms,
         "num_classes": torch.tensor(float(num_classes), dtype=_F64),

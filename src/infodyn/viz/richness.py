@@ -5,6 +5,10 @@ Panels, each against the mode index k (log axis) of the feature second moment G 
 express; (ii) cumulative utilisation Π̂(k) — how much of the learned outputs they carry;
 (iii) relative feature norms ρ_k/ρ_1 (log y). A dotted line marks k = C. Rich: Π̂ saturates by
 k ≈ C and ρ_k/ρ_1 drops after about C modes; lazy: both spread over many modes.
+
+Legends give D_LR under the name of its reading: "D_LR" for the default ``span="outputs"``
+(stored as ``d_lr``), "D_LR with constant" for ``span="outputs_and_constant"`` (stored as
+``d_lr_with_constant``); see :func:`infodyn.functional.richness.d_lr`.
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from infodyn.functional.richness import RichnessResult
+from infodyn.functional.richness import D_LR_METRIC, RichnessResult
 from infodyn.store import Array, RunStore
 from infodyn.viz._style import add_figure_legend, new_figure, no_data
 
 __all__ = ["RICHNESS_ARRAYS", "RICHNESS_METRICS", "plot_richness", "plot_richness_curves"]
 
-#: Scalar metrics that signal a richness measurement (what a figure registry can test for).
-RICHNESS_METRICS = ("d_lr",)
+#: Scalar metrics that signal a richness measurement (what a figure registry can test for):
+#: D_LR under each reading's name, default reading first.
+RICHNESS_METRICS = tuple(D_LR_METRIC.values())
+#: How a legend names each reading's stored D_LR.
+_D_LR_LABELS = {"d_lr": "D_LR", "d_lr_with_constant": "D_LR with constant"}
 #: The arrays the panels read, in panel order.
 RICHNESS_ARRAYS = ("quality_cumulative", "utilization_cumulative", "relative_norms")
 #: At most this many checkpoints are drawn, spread evenly in log(step).
@@ -61,6 +68,11 @@ def _source(store: RunStore) -> tuple[str, str] | None:
 
 def _scalar_at(store: RunStore, metric: str, split: str, layer: str) -> dict[int, float]:
     return {r.step: r.value for r in store.scalars(metric=metric, split=split, layer=layer)}
+
+
+def _d_lr_text(values: Mapping[str, float]) -> str:
+    """The readings stored at one step, as "D_LR 0.123, D_LR with constant 0.145"."""
+    return ", ".join(f"{_D_LR_LABELS[name]} {v:.3f}" for name, v in values.items())
 
 
 def _style_panel(
@@ -105,8 +117,9 @@ def plot_richness(store: RunStore) -> tuple[Figure, np.ndarray]:
     written by :class:`infodyn.metrics.richness.Richness` through the monitor, on the ``train``
     split when present (else ``test``, else the first), for the first layer by name. At most
     :data:`MAX_CHECKPOINTS` steps are drawn, spread in log(step); each legend entry gives the
-    step and, when stored, its scalar ``d_lr``. C for the k = C line is the last stored scalar
-    ``num_classes`` (the metric writes it); without it no line is drawn.
+    step and, when stored, its D_LR under each stored reading (``d_lr``: "D_LR",
+    ``d_lr_with_constant``: "D_LR with constant"). C for the k = C line is the last stored
+    scalar ``num_classes`` (the metric writes it); without it no line is drawn.
 
     Args:
         store: A run store; panels whose arrays are missing say so.
@@ -141,7 +154,7 @@ def plot_richness(store: RunStore) -> tuple[Figure, np.ndarray]:
         for name in RICHNESS_ARRAYS
     }
     steps = _pick_checkpoints(list(records["utilization_cumulative"]))
-    d_lr = _scalar_at(store, "d_lr", split, layer)
+    d_lr = {name: _scalar_at(store, name, split, layer) for name in RICHNESS_METRICS}
     classes = _scalar_at(store, "num_classes", split, layer)
     num_classes = int(classes[max(classes)]) if classes else None
     cmap = colormaps["viridis"]
@@ -154,7 +167,8 @@ def plot_richness(store: RunStore) -> tuple[Figure, np.ndarray]:
             continue
         _style_panel(ax, ylabel, title, log_y=log_y, num_classes=num_classes)
         for s in drawn:
-            label = f"step {s:,}" + (f" — D_LR {d_lr[s]:.3f}" if s in d_lr else "")
+            stored = {name: v[s] for name, v in d_lr.items() if s in v}
+            label = f"step {s:,}" + (f" — {_d_lr_text(stored)}" if stored else "")
             _draw(
                 ax, np.asarray(records[name][s].value), color=colours[s], label=label, log_y=log_y
             )
@@ -171,7 +185,8 @@ def plot_richness_curves(
 
     Args:
         curves: run name → :class:`RichnessResult` (e.g. ``{"rich": ..., "lazy": ...}``);
-            a run without targets is left out of panel (i).
+            a run without targets is left out of panel (i). The legend names each result's
+            D_LR by its ``span``.
         num_classes: C, marked as a dotted line at k = C; None draws no line.
 
     Returns:
@@ -198,7 +213,8 @@ def plot_richness_curves(
             value = getattr(curves[run], name)
             if value is None:
                 continue
-            label = f"{run} — D_LR {float(curves[run].d_lr):.3f}"
+            reading = D_LR_METRIC[curves[run].span]
+            label = f"{run} — {_d_lr_text({reading: float(curves[run].d_lr)})}"
             values = value.detach().cpu().numpy()
             _draw(ax, values, color=colours(i % 10), label=label, log_y=log_y)
     _shared_legend(fig, axes)
