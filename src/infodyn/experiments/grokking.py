@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
+from torch import nn
 
 from infodyn.analysis import FIT_THRESHOLD, GENERALIZE_THRESHOLD, grokking_steps
 from infodyn.config import StrictConfig
@@ -36,6 +37,7 @@ from infodyn.experiments.base import (
 )
 from infodyn.metrics import MatrixInformation, Richness
 from infodyn.models.mlp import ModularMLP
+from infodyn.models.transformer import ModularTransformer
 from infodyn.monitor import Probe, batches_of
 from infodyn.schedules import AnyOf, at_steps, every, log_spaced
 from infodyn.store import RunStore
@@ -49,8 +51,23 @@ class ModularDataConfig(StrictConfig):
 
 
 class ModularModelConfig(StrictConfig):
-    embed_dim: int = Field(64, ge=1)
-    hidden_dim: int = Field(256, ge=1)
+    kind: Literal["mlp", "transformer"] = Field(
+        "mlp", description="the MLP, or the decoder-only transformer of the grokking papers"
+    )
+    embed_dim: int = Field(64, ge=1, description="mlp: operand embedding width")
+    hidden_dim: int = Field(256, ge=1, description="mlp: hidden layer width")
+    d_model: int = Field(128, ge=1, description="transformer: residual stream width")
+    heads: int = Field(4, ge=1, description="transformer: attention heads")
+    d_mlp: int = Field(512, ge=1, description="transformer: MLP width")
+    layers: int = Field(1, ge=1, description="transformer: blocks")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> ModularModelConfig:
+        if self.kind == "transformer" and self.d_model % self.heads:
+            raise ValueError(
+                f"model.d_model ({self.d_model}) must be divisible by model.heads ({self.heads})"
+            )
+        return self
 
 
 class AdamWConfig(StrictConfig):
@@ -96,9 +113,18 @@ class GrokkingSetup(Setup):
         return self.data
 
 
+def modular_model(modulus: int, config: ModularModelConfig) -> nn.Module:
+    """The network ``config.kind`` names, freshly initialised (the caller seeds torch)."""
+    if config.kind == "transformer":
+        return ModularTransformer(
+            modulus, config.d_model, config.heads, config.d_mlp, config.layers
+        )
+    return ModularMLP(modulus, config.embed_dim, config.hidden_dim)
+
+
 def build_grokking(
     config: GrokkingConfig, device: torch.device | str = "cpu"
-) -> tuple[ModularSplit, ModularMLP, torch.optim.AdamW]:
+) -> tuple[ModularSplit, nn.Module, torch.optim.AdamW]:
     """The seeded data split, freshly initialised model and optimizer of a grokking run.
 
     The caller seeds torch first (the run loop does, with ``config.seed``).
@@ -116,7 +142,7 @@ def build_grokking(
         x_test=data.x_test.to(device),
         y_test=data.y_test.to(device),
     )
-    model = ModularMLP(config.data.modulus, config.model.embed_dim, config.model.hidden_dim)
+    model = modular_model(config.data.modulus, config.model)
     model.to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(),
