@@ -1,5 +1,5 @@
 """Small reference models used by the experiments."""
 
-from infodyn.models.mlp import ModularMLP
+from infodyn.models.mlp import ModularMLP, ReLUMLP, scale_parameters
 
-__all__ = ["ModularMLP"]
+__all__ = ["ModularMLP", "ReLUMLP", "scale_parameters"]

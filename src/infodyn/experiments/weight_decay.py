@@ -1,0 +1,464 @@
+"""Weight decay sets when a large-initialised MLP groks (Sakamoto & Sato, Figs. 2–4).
+
+Sakamoto & Sato ("Explaining Grokking and Information Bottleneck through Neural Collapse
+Emergence") train Flatten → 200 → ReLU → 200 → ReLU → C with every initial parameter × 8,
+AdamW and a squared error against one-hot targets summed over batch and outputs, on 1,000
+MNIST images: the network memorises the training set first and generalises much later, the
+later the smaller the weight decay λ (their Fig. 3; the delay scales like 1/(lr·λ)). The
+within-class variance of the features — RNC1, measured on the training set and, as the
+population variance of their Definition 3.1, on held-out data — falls as test accuracy
+rises, and the redundant information I(Z;X) − I(Z;Y) falls with it (Fig. 4); the margins of
+held-out samples move away from the decision boundary (Fig. 2).
+
+This experiment is that setup on a dataset shipped with infodyn. Recorded on the training set
+and on held-out data: loss and accuracy (``monitor.log_every``); on the measurement schedule
+(``monitor.points`` log-spaced steps plus ``monitor.linear_points`` evenly spaced ones) RNC1,
+NC1, NC1_trace, NC2 (equinorm, equiangularity, ETF error, cond), NC3 and CDNV, the margins of
+every sample of the classes ``monitor.class_pair`` as arrays (``margins_a``, ``margins_b``),
+and I(Z;X), I(Z;Y), their difference and the same by nHSIC. Metric names say which reading
+produced them: ``rnc1`` (mean-norm scale, the authors' code) or ``rnc1_max``
+(``monitor.rnc1_norm=max``, the paper's B_g); ``mi_zx`` … (KSG/Ross, infodyn's default) or
+``mi_zx_kl`` … (``monitor.mi_estimator=kl``, the authors' Kozachenko–Leonenko estimator).
+
+**Defaults, and why.** MNIST cannot be downloaded here (``data.name=mnist`` with
+``data.root`` reads the IDX files of users who have them). Of the shipped datasets,
+scikit-learn's 8×8 ``digits`` shows the paper's picture; ``mnist1d`` does not on this budget
+(with init × 8 it needs ~7,000 steps just to fit 1,000 samples and its test accuracy stays
+below 0.4 after 14,000). On ``digits`` with 500 class-balanced training samples, batch 100
+and lr 3e-3, training accuracy reaches 0.99 after ~1,500–3,000 steps while test accuracy
+is still 0.25–0.35, and test accuracy then climbs to ~0.95 thousands of steps later, later
+for smaller λ. lr 3e-3 instead of the paper's 1e-3: the delay depends on lr·λ, and the
+larger step reaches the same picture in a third of the steps (fitting is also ~1.5× faster).
+λ = 0.01 by default; the λ study sweeps ``optim.weight_decay`` over 0.005–0.05 (README).
+Each default run is 40,000 steps.
+
+Headlines (:meth:`WeightDecay.summarize`): the step at which train accuracy reaches 0.99
+(memorisation), ``t_generalize`` — the step at which test accuracy has made 90 % of its gain
+from step 0 to the end —, ``t_rnc1_half`` — the first step after its peak at which held-out
+RNC1 is below half that peak —, the steps at which the two redundant-information curves
+(held-out) have fallen half-way from their peak to their final value, and the final test
+accuracy. The λ study's own figures and tables are :mod:`infodyn.experiments.weight_decay_study`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import torch
+from pydantic import Field, field_validator
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from infodyn.analysis import FIT_THRESHOLD, drop_step, first_step_reaching, gain_step
+from infodyn.config import StrictConfig
+from infodyn.data.datasets import DATASETS, Dataset, load_dataset
+from infodyn.experiments._training import ShuffledBatches
+from infodyn.experiments.base import (
+    Experiment,
+    ExperimentConfig,
+    LoopSchedules,
+    ProbePlan,
+    Setup,
+    StepResult,
+    register,
+)
+from infodyn.functional.collapse_stats import RNC1Norm
+from infodyn.metrics import ClassPairMargins, InformationPlane, NeuralCollapse
+from infodyn.metrics.collapse import rnc1_key
+from infodyn.metrics.information_plane import information_plane_keys
+from infodyn.models.mlp import ReLUMLP, scale_parameters
+from infodyn.monitor import Probe, batches_of
+from infodyn.schedules import AnyOf, Schedule, at_steps, every, log_spaced
+from infodyn.store import RunStore
+from infodyn.summary import (
+    ComparisonSummary,
+    FigureSpec,
+    Headline,
+    Marker,
+    RunSummary,
+    Span,
+    StepMarkers,
+)
+
+if TYPE_CHECKING:
+    from infodyn.compare.build import Comparison
+
+__all__ = ["GENERALIZE_FRACTION", "WeightDecay", "WeightDecayConfig", "weight_decay_headlines"]
+
+#: Share of its final gain test accuracy must make for ``t_generalize``.
+GENERALIZE_FRACTION = 0.9
+# Neural-collapse measures recorded; NC4 is left out because a periodic monitor would score it
+# against the class means of the previous measurement (NeuralCollapse's one-pass limit).
+_COLLAPSE_MEASURES = (
+    "within_class_variance",
+    "between_class_variance",
+    "mean_feature_norm",
+    "rnc1",
+    "nc1",
+    "nc1_trace",
+    "nc2_equinorm",
+    "nc2_equiangularity",
+    "nc2_etf_error",
+    "nc2_cond",
+    "nc3",
+    "cdnv",
+)
+
+
+class WeightDecayDataConfig(StrictConfig):
+    name: str = Field("digits", description=f"one of {', '.join(DATASETS)}")
+    train_size: int = Field(500, ge=2, description="class-balanced training samples")
+    batch_size: int = Field(100, ge=1, description="shuffled mini-batches, epoch after epoch")
+    test_fraction: float = Field(0.25, gt=0.0, lt=1.0, description="for datasets with no split")
+    root: str | None = Field(None, description="folder of the MNIST IDX files (mnist only)")
+
+    @field_validator("name")
+    @classmethod
+    def _shipped(cls, value: str) -> str:
+        if value not in DATASETS:
+            raise ValueError(
+                f"unknown dataset {value!r}; the shipped ones are {', '.join(DATASETS)} "
+                f"(mnist reads the IDX files in data.root)"
+            )
+        return value
+
+
+class WeightDecayModelConfig(StrictConfig):
+    hidden_dim: int = Field(200, ge=1)
+    depth: int = Field(2, ge=1, description="hidden ReLU layers")
+    init_scale: float = Field(8.0, description="every initial parameter is multiplied by it")
+
+    @field_validator("init_scale")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(
+                f"init_scale multiplies every initial parameter and must be > 0, got {value!r}; "
+                f"use 8 (the paper) or 1 for PyTorch's default initialisation"
+            )
+        return value
+
+
+class WeightDecayOptimConfig(StrictConfig):
+    lr: float = Field(3e-3, gt=0.0)
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW's decoupled weight decay λ")
+    beta1: float = Field(0.9, ge=0.0, lt=1.0)
+    beta2: float = Field(0.999, ge=0.0, lt=1.0)
+
+
+class WeightDecayMonitorConfig(StrictConfig):
+    log_every: int = Field(50, ge=1, description="loss/accuracy every this many steps")
+    points: int = Field(40, ge=2, description="log-spaced measurement steps")
+    linear_points: int = Field(40, ge=0, description="evenly spaced measurement steps (0: none)")
+    eval_samples: int = Field(1000, ge=2, description="held-out samples measured (a fixed subset)")
+    eval_batch: int = Field(1000, ge=1)
+    information_plane: bool = Field(True, description="record I(Z;X), I(Z;Y) and nHSIC")
+    ib_samples: int = Field(500, ge=2, description="rows per split for MI and nHSIC")
+    nhsic_batch: int = Field(100, ge=2, description="nHSIC batch size (the paper: 100)")
+    mi_estimator: Literal["ksg", "kl"] = Field(
+        "ksg", description="ksg: infodyn's KSG/Ross; kl: the authors' Kozachenko–Leonenko"
+    )
+    rnc1_norm: RNC1Norm = Field("mean", description="mean: the authors' code; max: the paper")
+    class_pair: tuple[int, int] = Field((0, 1), description="classes a, b of the margins")
+    checkpoint_every: int = Field(5000, ge=1)
+
+    @field_validator("class_pair")
+    @classmethod
+    def _two_classes(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] == value[1] or min(value) < 0:
+            raise ValueError(
+                f"class_pair must be two different class indices >= 0, got {list(value)}; "
+                f"e.g. [0,1]"
+            )
+        return value
+
+
+class WeightDecayConfig(ExperimentConfig):
+    experiment: Literal["weight-decay"] = "weight-decay"
+    steps: int = Field(50_000, ge=1)
+    loss: Literal["mse", "cross_entropy"] = Field(
+        "mse", description="mse: squared error to one-hot targets, summed (the authors)"
+    )
+    data: WeightDecayDataConfig = WeightDecayDataConfig()
+    model: WeightDecayModelConfig = WeightDecayModelConfig()
+    optim: WeightDecayOptimConfig = WeightDecayOptimConfig()
+    monitor: WeightDecayMonitorConfig = WeightDecayMonitorConfig()
+
+
+@dataclass
+class WeightDecaySetup(Setup):
+    """Model, optimiser, the dataset (on the run's device) and the batch order."""
+
+    data: Dataset | None = None
+    batches: ShuffledBatches | None = None
+    loss: str = "mse"
+
+    @property
+    def dataset(self) -> Dataset:
+        assert self.data is not None  # always set by build
+        return self.data
+
+
+def _objective(logits: Tensor, labels: Tensor, loss: str) -> Tensor:
+    """The training loss: squared error to one-hot targets summed over batch and outputs
+    (the authors' code), or mean cross-entropy."""
+    if loss == "mse":
+        targets = F.one_hot(labels, logits.shape[1]).to(logits.dtype)
+        return F.mse_loss(logits, targets, reduction="sum")
+    return F.cross_entropy(logits, labels)
+
+
+@torch.no_grad()
+def _loss_and_accuracy(model: nn.Module, x: Tensor, y: Tensor, loss: str) -> dict[str, float]:
+    """Per-sample loss (MSE: summed over outputs, as the authors log it) and accuracy."""
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model(x)
+    finally:
+        model.train(was_training)
+    total = _objective(logits, y, loss)
+    per_sample = total / y.numel() if loss == "mse" else total
+    return {
+        "loss": float(per_sample),
+        "accuracy": float((logits.argmax(dim=1) == y).double().mean()),
+    }
+
+
+def _check_class_pair(config: WeightDecayConfig, data: Dataset) -> None:
+    a, b = config.monitor.class_pair
+    if max(a, b) >= data.num_classes:
+        raise ValueError(
+            f"monitor.class_pair [{a},{b}] is outside the {data.num_classes} classes of "
+            f"{data.name} (0…{data.num_classes - 1}); pick two classes below {data.num_classes}"
+        )
+
+
+def build_weight_decay(
+    config: WeightDecayConfig, device: torch.device | str = "cpu"
+) -> tuple[Dataset, ReLUMLP, torch.optim.AdamW]:
+    """The seeded dataset, the scaled freshly initialised MLP and AdamW of a run.
+
+    The caller seeds torch first (the run loop does, with ``config.seed``).
+    """
+    d = config.data
+    data = load_dataset(
+        d.name,
+        seed=config.seed,
+        train_size=d.train_size,
+        test_fraction=d.test_fraction,
+        root=d.root,
+    ).to(device)
+    _check_class_pair(config, data)
+    input_dim = int(torch.tensor(data.input_shape).prod())
+    model = ReLUMLP(
+        input_dim, data.num_classes, hidden_dim=config.model.hidden_dim, depth=config.model.depth
+    )
+    scale_parameters(model, config.model.init_scale)
+    model.to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=config.optim.lr,
+        weight_decay=config.optim.weight_decay,
+        betas=(config.optim.beta1, config.optim.beta2),
+    )
+    return data, model, optimizer
+
+
+def weight_decay_headlines(store: RunStore, config: WeightDecayConfig) -> tuple[Headline, ...]:
+    """The run's memorisation and generalisation steps, RNC1 and redundant-information falls.
+
+    Each is None when the run did not get there (or the series is not recorded).
+    """
+    stored = {(m, s) for m, s, _ in store.keys()}
+
+    def at(metric: str, split: str, find: str) -> float | None:
+        if (metric, split) not in stored:
+            return None
+        steps, values = store.series(metric, split)
+        if find == "fit":
+            step = first_step_reaching(steps, values, FIT_THRESHOLD)
+        elif find == "gain":
+            step = gain_step(steps, values, GENERALIZE_FRACTION)
+        elif find == "half_peak":
+            step = drop_step(steps, values)
+        else:  # half of the fall from the peak to the final value
+            step = drop_step(steps, values, baseline=float(values[-1]))
+        return None if step is None else float(step)
+
+    final = None
+    if ("accuracy", "test") in stored:
+        final = float(store.series("accuracy", "test")[1][-1])
+    rnc1 = rnc1_key(config.monitor.rnc1_norm)
+    redundant = information_plane_keys(config.monitor.mi_estimator)[2]
+    steps = "{:,.0f}"
+    fit = f"train acc ≥ {FIT_THRESHOLD:g} at step"
+    gain = f"test acc at {GENERALIZE_FRACTION:.0%} of its gain at step"
+    return (
+        Headline("fit_step", fit, at("accuracy", "train", "fit"), steps),
+        Headline("t_generalize", gain, at("accuracy", "test", "gain"), steps),
+        Headline(
+            "t_rnc1_half",
+            f"{rnc1} (test) below half its peak at step",
+            at(rnc1, "test", "half_peak"),
+            steps,
+        ),
+        Headline(
+            "t_nc1_trace_half",
+            "nc1_trace (test) below half its peak at step",
+            at("nc1_trace", "test", "half_peak"),
+            steps,
+        ),
+        Headline(
+            "t_redundant_half",
+            f"{redundant} (test) half-way down at step",
+            at(redundant, "test", "half_drop"),
+            steps,
+        ),
+        Headline(
+            "t_nhsic_redundant_half",
+            "nhsic_redundant (test) half-way down at step",
+            at("nhsic_redundant", "test", "half_drop"),
+            steps,
+        ),
+        Headline("final_test_accuracy", "test accuracy at the end", final, "{:.3f}"),
+    )
+
+
+def weight_decay_markers(headlines: tuple[Headline, ...]) -> StepMarkers:
+    """Memorisation and generalisation lines, the stretch between them shaded."""
+    values = {h.key: h.value for h in headlines}
+    fit, gen = values.get("fit_step"), values.get("t_generalize")
+    lines = []
+    if fit is not None:
+        lines.append(Marker(int(fit), f"memorised: train acc ≥ 0.99 (step {fit:,.0f})", "0.35"))
+    if gen is not None:
+        label = f"generalised: test acc at {GENERALIZE_FRACTION:.0%} of gain (step {gen:,.0f})"
+        lines.append(Marker(int(gen), label, "tab:green", "-."))
+    spans: tuple[Span, ...] = ()
+    if fit is not None and gen is not None and gen > fit:
+        spans = (Span(int(fit), int(gen), "memorised, not yet generalised"),)
+    parts = [
+        f"memorised at step {fit:,.0f}" if fit is not None else "never memorised",
+        f"generalised at step {gen:,.0f}" if gen is not None else "never generalised",
+    ]
+    return StepMarkers(tuple(lines), spans, ", ".join(parts))
+
+
+class WeightDecay(Experiment[WeightDecayConfig, WeightDecaySetup]):
+    """Sakamoto & Sato's MLP with a large initialisation: weight decay sets the grokking delay."""
+
+    name = "weight-decay"
+    description = (
+        "MLP with init × 8 memorises, then generalises as weight decay shrinks it; RNC1, NC2, "
+        "margins and redundant information (Sakamoto & Sato)"
+    )
+    config_type = WeightDecayConfig
+
+    def build(self, config: WeightDecayConfig, device: torch.device) -> WeightDecaySetup:
+        data, model, optimizer = build_weight_decay(config, device)
+        batches = ShuffledBatches(data.y_train.numel(), config.data.batch_size, config.seed + 1)
+        return WeightDecaySetup(
+            model=model,
+            optimizer=optimizer,
+            stateful={"batches": batches},
+            data=data,
+            batches=batches,
+            loss=config.loss,
+        )
+
+    def train_step(self, setup: WeightDecaySetup, step: int) -> StepResult:
+        data = setup.dataset
+        assert setup.batches is not None
+        index = setup.batches.next().to(data.x_train.device)
+        x, y = data.x_train[index], data.y_train[index]
+        setup.model.train()
+        setup.optimizer.zero_grad(set_to_none=True)
+        _objective(setup.model(x), y, setup.loss).backward()
+        setup.optimizer.step()
+        return StepResult(inputs=x, labels=y)
+
+    @staticmethod
+    def measure_schedule(config: WeightDecayConfig) -> AnyOf:
+        """Log-spaced steps (and step 0), evenly spaced ones, and the last step."""
+        mon = config.monitor
+        parts: list[Schedule] = [log_spaced(1, config.steps, mon.points), at_steps(config.steps)]
+        if mon.linear_points:
+            parts.append(every(max(1, config.steps // mon.linear_points)))
+        return AnyOf(tuple(parts))
+
+    def schedules(self, config: WeightDecayConfig) -> LoopSchedules:
+        mon = config.monitor
+        return LoopSchedules(
+            log=AnyOf((every(mon.log_every), self.measure_schedule(config))),
+            checkpoint=AnyOf((every(mon.checkpoint_every), at_steps(config.steps))),
+        )
+
+    def probes(self, setup: WeightDecaySetup, config: WeightDecayConfig) -> ProbePlan:
+        mon, data = config.monitor, setup.dataset
+        schedule = self.measure_schedule(config)
+        # A fixed random subset (in random order) of the held-out set, so the first
+        # ib_samples rows the information plane keeps are a random sample too.
+        generator = torch.Generator().manual_seed(config.seed + 2)
+        held_out = torch.randperm(data.y_test.numel(), generator=generator)[: mon.eval_samples]
+        held_out = held_out.to(data.x_test.device)
+        evaluation = {
+            "train": batches_of(data.x_train, data.y_train, mon.eval_batch),
+            "test": batches_of(data.x_test[held_out], data.y_test[held_out], mon.eval_batch),
+        }
+        a, b = mon.class_pair
+        probes = {
+            "neural_collapse": Probe(
+                NeuralCollapse(
+                    data.num_classes, measures=_COLLAPSE_MEASURES, rnc1_norm=mon.rnc1_norm
+                ),
+                schedule,
+            ),
+            "margins": Probe(ClassPairMargins(a, b), schedule),
+        }
+        if mon.information_plane:
+            probes["information_plane"] = Probe(
+                InformationPlane(
+                    max_samples=mon.ib_samples,
+                    estimator=mon.mi_estimator,
+                    nhsic_batch_size=mon.nhsic_batch,
+                    num_classes=data.num_classes,
+                ),
+                schedule,
+            )
+        return ProbePlan(probes=probes, evaluation=evaluation, head="head")
+
+    def log_values(self, setup: WeightDecaySetup, step: int) -> dict[str, dict[str, float]]:
+        data = setup.dataset
+        return {
+            "train": _loss_and_accuracy(setup.model, data.x_train, data.y_train, setup.loss),
+            "test": _loss_and_accuracy(setup.model, data.x_test, data.y_test, setup.loss),
+        }
+
+    def summarize(self, store: RunStore, config: WeightDecayConfig) -> RunSummary:
+        from infodyn.experiments.weight_decay_study import draw_run_margins
+
+        headlines = weight_decay_headlines(store, config)
+        a, b = config.monitor.class_pair
+        margins = FigureSpec(
+            filename="margins.png",
+            caption=(
+                f"Margins of the class-{a} and class-{b} samples to the head's {a}-vs-{b} "
+                f"boundary, training (left halves) and held-out (right halves), at the "
+                f"memorisation step and at the end (Sakamoto & Sato, Fig. 2)."
+            ),
+            metrics=(rnc1_key(config.monitor.rnc1_norm),),
+            draw=lambda s, markers: draw_run_margins(s, headlines, config.monitor.class_pair),
+        )
+        return RunSummary(
+            headlines=headlines, markers=weight_decay_markers(headlines), figures=(margins,)
+        )
+
+    def summarize_comparison(self, comparison: Comparison) -> ComparisonSummary:
+        from infodyn.experiments.weight_decay_study import summarize_study
+
+        return summarize_study(comparison)
+
+
+WEIGHT_DECAY = register(WeightDecay())

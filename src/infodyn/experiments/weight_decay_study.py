@@ -1,0 +1,598 @@
+"""The λ study of the weight-decay experiment: delays per λ, their scaling, what reproduces.
+
+Across the runs of ``infodyn compare`` (typically ``infodyn sweep weight-decay --grid
+optim.weight_decay=… --seeds 5``), :func:`summarize_study` computes
+
+* per group (one λ): the memorisation step, ``t_generalize``, ``t_rnc1_half`` and the steps at
+  which the redundant information has fallen half-way, mean ± std over seeds, and the ratios
+  that the claims are judged on;
+* the least-squares slope of log t_generalize against log λ over all runs — Sakamoto & Sato
+  predict a delay ∝ 1/(lr·λ), slope −1;
+* a verdict per claim of the paper, with the numbers behind it (:data:`CLAIMS`);
+
+and draws their Figs. 3, 4 and 2 (:mod:`infodyn.viz.weight_decay`).
+
+The verdict rules are infodyn's (the paper states its claims qualitatively):
+
+(a) *larger weight decay shortens the delay*: **reproduced** when the groups' mean
+    t_generalize falls strictly as λ grows and the slope is negative by more than two
+    standard errors; **partly** when only one of the two holds.
+(b) *RNC1 falls with or before the test-accuracy rise*: per run r = t_rnc1_half /
+    t_generalize; **reproduced** when the median r of every group is ≤ 1.5 (with: within
+    the ~30 % spacing of the measurement steps; before: < 1), **partly** when some groups.
+(c) *redundant information falls with RNC1*: per run, the step at which it has fallen
+    half-way from its peak to its final value, over t_rnc1_half; **reproduced** for an
+    estimator when in every group it fell by ≥ 20 % of its peak and the median ratio lies in
+    [1/2, 2]; reported per estimator (MI and nHSIC), **partly** when one of them or only
+    some groups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from infodyn.analysis import PowerLawFit, power_law_fit
+from infodyn.compare.build import Comparison, GroupResult
+from infodyn.compare.figures import group_colors
+from infodyn.compare.stats import SeedBand, ValueStats, value_stats
+from infodyn.metrics.collapse import rnc1_key
+from infodyn.metrics.information_plane import information_plane_keys
+from infodyn.store import RunStore
+from infodyn.summary import ComparisonFigure, ComparisonSummary, ComparisonTable, Headline
+from infodyn.viz.weight_decay import (
+    BandCurve,
+    BandPanel,
+    MarginSnapshot,
+    plot_band_panels,
+    plot_margin_snapshots,
+)
+
+__all__ = [
+    "CLAIMS",
+    "Claim",
+    "GroupDelays",
+    "Study",
+    "draw_run_margins",
+    "margin_snapshots",
+    "study",
+    "summarize_study",
+]
+
+#: The paper's claims judged here, by key.
+CLAIMS = {
+    "a": "larger weight decay shortens the delay to generalisation",
+    "b": "RNC1 (held-out) falls with or before the rise of test accuracy",
+    "c": "redundant information I(Z;X) − I(Z;Y) falls with RNC1",
+}
+#: Claim (b): largest median t_rnc1_half / t_generalize that still counts as "with".
+RNC1_WITH = 1.5
+#: Claim (c): the redundant information must fall by this share of its peak…
+REDUNDANT_MIN_FALL = 0.2
+#: …and be half-way down within this factor of t_rnc1_half.
+REDUNDANT_WITHIN = 2.0
+_STEPS = "{:,.0f}"
+
+
+@dataclass(frozen=True)
+class GroupDelays:
+    """One group's steps and ratios across its runs.
+
+    Attributes:
+        label: The group's label (e.g. ``weight_decay=0.01``).
+        weight_decay: The λ its runs share, or None when they differ.
+        n: Runs in the group.
+        stats: Per headline key, its statistics over the runs.
+        rnc1_ratio: Per run t_rnc1_half / t_generalize.
+        redundant_ratio: Per estimator key (``"mi"``, ``"nhsic"``), per run the half-way step
+            of the redundant information over t_rnc1_half.
+        redundant_fall: Per estimator key, the fall of the group's mean held-out curve from
+            its peak to its final value, as a share of the peak (None when not recorded).
+    """
+
+    label: str
+    weight_decay: float | None
+    n: int
+    stats: dict[str, ValueStats]
+    rnc1_ratio: ValueStats
+    redundant_ratio: dict[str, ValueStats]
+    redundant_fall: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper with the verdict of this study and the numbers behind it."""
+
+    key: str
+    text: str
+    verdict: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Study:
+    """Everything :func:`summarize_study` shows.
+
+    Attributes:
+        groups: Per group, in the comparison's order.
+        slope: Fit of log t_generalize on log λ over every run that generalised.
+        rnc1_slope: The same for t_rnc1_half.
+        claims: Verdicts of claims (a), (b), (c).
+        rnc1: The stored RNC1 name (``rnc1`` or ``rnc1_max``).
+        redundant: The stored redundant-information name (``redundant_information`` or
+            ``…_kl``).
+    """
+
+    groups: tuple[GroupDelays, ...]
+    slope: PowerLawFit | None
+    rnc1_slope: PowerLawFit | None
+    claims: tuple[Claim, ...]
+    rnc1: str
+    redundant: str
+
+
+def _run_value(run: Any, key: str) -> float | None:
+    h: Headline | None = run.summary.headline(key)
+    return None if h is None else h.value
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    if num is None or den is None or den <= 0:
+        return None
+    return num / den
+
+
+def _band(result: GroupResult, metric: str, split: str) -> SeedBand | None:
+    return next((b for (m, s, _), b in result.bands.items() if m == metric and s == split), None)
+
+
+def _fall(band: SeedBand | None) -> float | None:
+    if band is None or not np.isfinite(band.mean).any():
+        return None
+    peak = float(np.nanmax(band.mean))
+    final = float(band.mean[-1])
+    return (peak - final) / abs(peak) if peak != 0 and math.isfinite(final) else None
+
+
+def _weight_decay(config: dict[str, Any]) -> float | None:
+    value = config.get("optim", {}).get("weight_decay")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _group(result: GroupResult, redundant: str) -> GroupDelays:
+    runs = result.group.runs
+    decays = {_weight_decay(r.config) for r in runs}
+    keys = ("fit_step", "t_generalize", "t_rnc1_half", "t_redundant_half")
+    stats = {k: value_stats([_run_value(r, k) for r in runs]) for k in keys}
+    stats["t_nhsic_redundant_half"] = value_stats(
+        [_run_value(r, "t_nhsic_redundant_half") for r in runs]
+    )
+    for key in ("t_nc1_trace_half", "final_test_accuracy"):
+        stats[key] = value_stats([_run_value(r, key) for r in runs])
+    rnc1_ratio = value_stats(
+        [_ratio(_run_value(r, "t_rnc1_half"), _run_value(r, "t_generalize")) for r in runs]
+    )
+    redundant_ratio = {
+        est: value_stats([_ratio(_run_value(r, key), _run_value(r, "t_rnc1_half")) for r in runs])
+        for est, key in (("mi", "t_redundant_half"), ("nhsic", "t_nhsic_redundant_half"))
+    }
+    redundant_fall = {
+        "mi": _fall(_band(result, redundant, "test")),
+        "nhsic": _fall(_band(result, "nhsic_redundant", "test")),
+    }
+    return GroupDelays(
+        result.group.label,
+        decays.pop() if len(decays) == 1 else None,
+        result.n,
+        stats,
+        rnc1_ratio,
+        redundant_ratio,
+        redundant_fall,
+    )
+
+
+def _median(runs: Sequence[Any], num: str, den: str) -> float | None:
+    ratios = [_ratio(_run_value(r, num), _run_value(r, den)) for r in runs]
+    present = [x for x in ratios if x is not None]
+    return float(np.median(present)) if present else None
+
+
+def _fmt(x: float | None, pattern: str = "{:.3g}") -> str:
+    return "—" if x is None or not math.isfinite(x) else pattern.format(x)
+
+
+def _slope_text(fit: PowerLawFit | None) -> str:
+    if fit is None:
+        return "no fit (needs runs at ≥ 2 weight decays that generalised)"
+    err = f" ± {fit.stderr:.2f}" if fit.stderr is not None else ""
+    return f"{fit.slope:.2f}{err} over {fit.n} runs".replace("-", "−")  # the minus sign
+
+
+def _claim_a(groups: Sequence[GroupDelays], slope: PowerLawFit | None) -> Claim:
+    decays = sorted((g.weight_decay, i) for i, g in enumerate(groups) if g.weight_decay is not None)
+    ordered = [groups[i] for _, i in decays]
+    found = [g.stats["t_generalize"].mean for g in ordered]
+    means = [m for m in found if m is not None]
+    if len(ordered) < 2 or len(means) < len(found) or slope is None:
+        return Claim("a", CLAIMS["a"], "not measured", "needs ≥ 2 weight decays that generalised")
+    monotone = all(a > b for a, b in pairwise(means))
+    significant = slope.slope < 0 and (slope.stderr is None or slope.slope + 2 * slope.stderr < 0)
+    verdict = (
+        "reproduced"
+        if monotone and significant
+        else ("partly" if monotone or significant else "not reproduced")
+    )
+    pairs = ", ".join(
+        f"λ={g.weight_decay:g}: {_fmt(m, _STEPS)}" for g, m in zip(ordered, means, strict=True)
+    )
+    evidence = (
+        f"mean t_generalize {pairs}; slope of log t_generalize on log λ "
+        f"{_slope_text(slope)} (paper: −1)"
+    )
+    return Claim("a", CLAIMS["a"], verdict, evidence)
+
+
+def _claim_b(
+    groups: Sequence[GroupDelays],
+    medians: Sequence[float | None],
+    nc1_trace: Sequence[float | None],
+) -> Claim:
+    if all(m is None for m in medians):
+        return Claim(
+            "b", CLAIMS["b"], "not measured", "no run has both t_rnc1_half and t_generalize"
+        )
+    held = [m is not None and m <= RNC1_WITH for m in medians]
+    verdict = "reproduced" if all(held) else ("partly" if any(held) else "not reproduced")
+    parts = ", ".join(
+        f"{g.label}: {_fmt(m, '{:.2f}')}" for g, m in zip(groups, medians, strict=True)
+    )
+    context = ", ".join(
+        f"{g.label}: {_fmt(m, '{:.2f}')}" for g, m in zip(groups, nc1_trace, strict=True)
+    )
+    evidence = (
+        f"median t_rnc1_half / t_generalize per group {parts} (≤ {RNC1_WITH:g} counts as "
+        f"with, < 1 as before); for comparison, held-out nc1_trace = V_W/V_B below half its "
+        f"peak, over t_generalize: {context}"
+    )
+    return Claim("b", CLAIMS["b"], verdict, evidence)
+
+
+def _claim_c(
+    groups: Sequence[GroupDelays], medians: dict[str, list[float | None]], redundant: str
+) -> Claim:
+    names = {"mi": f"MI ({redundant})", "nhsic": "nHSIC"}
+    held_by: dict[str, list[bool]] = {}
+    texts = []
+    for est, per_group in medians.items():
+        falls = [g.redundant_fall[est] for g in groups]
+        held_by[est] = [
+            m is not None
+            and f is not None
+            and f >= REDUNDANT_MIN_FALL
+            and 1 / REDUNDANT_WITHIN <= m <= REDUNDANT_WITHIN
+            for m, f in zip(per_group, falls, strict=True)
+        ]
+        detail = ", ".join(
+            f"{g.label}: fell {_fmt(None if f is None else 100 * f, '{:.0f}')} %, "
+            f"ratio {_fmt(m, '{:.2f}')}"
+            for g, m, f in zip(groups, per_group, falls, strict=True)
+        )
+        texts.append(f"{names[est]} — {detail}")
+    if all(all(m is None for m in v) for v in medians.values()):
+        return Claim("c", CLAIMS["c"], "not measured", "no redundant information recorded")
+    every = [all(h) for h in held_by.values()]
+    some = [any(h) for h in held_by.values()]
+    verdict = "reproduced" if all(every) else ("partly" if any(some) else "not reproduced")
+    evidence = (
+        "; ".join(texts)
+        + f" (fall from the mean curve's peak to its end; ratio = median half-way step / "
+        f"t_rnc1_half; counts when it fell ≥ {REDUNDANT_MIN_FALL:.0%} and the ratio is within "
+        f"×{REDUNDANT_WITHIN:g})"
+    )
+    return Claim("c", CLAIMS["c"], verdict, evidence)
+
+
+def study(comparison: Comparison) -> Study:
+    """The λ study's numbers from a comparison of weight-decay runs."""
+    first = comparison.loaded.runs[0].config.get("monitor", {})
+    rnc1 = rnc1_key(first.get("rnc1_norm", "mean"))
+    redundant = information_plane_keys(first.get("mi_estimator", "ksg"))[2]
+    groups = tuple(_group(r, redundant) for r in comparison.groups)
+    runs = comparison.loaded.runs
+
+    def missing_as_nan(values: Sequence[float | None]) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+    lam = missing_as_nan([_weight_decay(r.config) for r in runs])
+
+    def steps(key: str) -> np.ndarray:
+        return missing_as_nan([_run_value(r, key) for r in runs])
+
+    slope = power_law_fit(lam, steps("t_generalize"))
+    rnc1_slope = power_law_fit(lam, steps("t_rnc1_half"))
+    b_medians = [_median(r.group.runs, "t_rnc1_half", "t_generalize") for r in comparison.groups]
+    nc1_medians = [
+        _median(r.group.runs, "t_nc1_trace_half", "t_generalize") for r in comparison.groups
+    ]
+    c_medians = {
+        est: [_median(r.group.runs, key, "t_rnc1_half") for r in comparison.groups]
+        for est, key in (("mi", "t_redundant_half"), ("nhsic", "t_nhsic_redundant_half"))
+    }
+    claims = (
+        _claim_a(groups, slope),
+        _claim_b(groups, b_medians, nc1_medians),
+        _claim_c(groups, c_medians, redundant),
+    )
+    return Study(groups, slope, rnc1_slope, claims, rnc1, redundant)
+
+
+def _fit_record(fit: PowerLawFit | None) -> dict[str, Any] | None:
+    if fit is None:
+        return None
+    return {"slope": fit.slope, "intercept": fit.intercept, "stderr": fit.stderr, "n": fit.n}
+
+
+def _delay_table(s: Study) -> ComparisonTable:
+    columns = (
+        "group", "runs", "memorised at", "t_generalize", "t_rnc1_half",
+        "t_rnc1_half / t_generalize", "redundant (MI) half-way", "redundant (nHSIC) half-way",
+        "final test acc",
+    )  # fmt: skip
+    rows = []
+    for g in s.groups:
+        st = g.stats
+        rows.append(
+            (
+                g.label,
+                str(g.n),
+                st["fit_step"].text(_STEPS, counts=False),
+                st["t_generalize"].text(_STEPS, counts=False),
+                st["t_rnc1_half"].text(_STEPS, counts=False),
+                g.rnc1_ratio.text("{:.2f}", counts=False),
+                st["t_redundant_half"].text(_STEPS, counts=False),
+                st["t_nhsic_redundant_half"].text(_STEPS, counts=False),
+                st["final_test_accuracy"].text("{:.3f}", counts=False),
+            )
+        )
+    caption = (
+        f"Mean ± sample std over each group's seeds ((n=k of m) when some runs never got "
+        f"there). t_generalize: test accuracy at 90 % of its gain from step 0 to the end; "
+        f"t_rnc1_half: held-out {s.rnc1} below half its peak; half-way: held-out redundant "
+        f"information half-way from its peak to its final value. Slope of log t_generalize "
+        f"on log λ: {_slope_text(s.slope)}; of log t_rnc1_half: {_slope_text(s.rnc1_slope)}. "
+        f"Sakamoto & Sato predict a delay ∝ 1/(lr·λ), slope −1."
+    )
+
+    def stats_record(v: ValueStats) -> dict[str, Any]:
+        return {"mean": v.mean, "std": v.std, "n": v.n, "total": v.total}
+
+    record = {
+        "slope": _fit_record(s.slope),
+        "rnc1_slope": _fit_record(s.rnc1_slope),
+        "groups": [
+            {
+                "label": g.label,
+                "weight_decay": g.weight_decay,
+                **{k: stats_record(v) for k, v in g.stats.items()},
+                "rnc1_ratio": stats_record(g.rnc1_ratio),
+            }
+            for g in s.groups
+        ],
+    }
+    return ComparisonTable(
+        "delays", "Delay to generalisation per weight decay", caption, columns, tuple(rows), record
+    )
+
+
+def _claims_table(s: Study) -> ComparisonTable:
+    rows = tuple((f"({c.key}) {c.text}", c.verdict, c.evidence) for c in s.claims)
+    record = {"claims": [{"key": c.key, "claim": c.text, "verdict": c.verdict} for c in s.claims]}
+    caption = (
+        "Sakamoto & Sato's claims, judged on these runs by the rules of "
+        "infodyn.experiments.weight_decay_study (thresholds stated with the numbers)."
+    )
+    return ComparisonTable(
+        "claims", "What reproduces", caption, ("claim", "verdict", "numbers"), rows, record
+    )
+
+
+def _curves(
+    comparison: Comparison, metric: str, split: str, linestyle: str
+) -> tuple[BandCurve, ...]:
+    colors = group_colors(len(comparison.groups))
+    out = []
+    for result, color in zip(comparison.groups, colors, strict=True):
+        b = _band(result, metric, split)
+        if b is not None:
+            out.append(BandCurve(b.steps, b.mean, b.lower, b.upper, color, linestyle, b.n))
+    return tuple(out)
+
+
+def _panel(
+    comparison: Comparison,
+    title: str,
+    ylabel: str,
+    series: Sequence[tuple[str, str, str]],
+    log_y: bool,
+) -> BandPanel:
+    curves = tuple(c for m, s, ls in series for c in _curves(comparison, m, s, ls))
+    return BandPanel(title, ylabel, curves, log_y)
+
+
+def _figures(comparison: Comparison, s: Study) -> list[ComparisonFigure]:
+    groups = list(
+        zip(
+            [r.group.label for r in comparison.groups],
+            group_colors(len(comparison.groups)),
+            strict=True,
+        )
+    )
+    note = "Curves use only the steps every run of a group recorded (never interpolated)."
+    fig3, _ = plot_band_panels(
+        [
+            _panel(
+                comparison,
+                "accuracy",
+                "accuracy",
+                [("accuracy", "test", "-"), ("accuracy", "train", "--")],
+                False,
+            ),
+            _panel(comparison, f"{s.rnc1} (training set)", s.rnc1, [(s.rnc1, "train", "-")], True),
+            _panel(
+                comparison, "nc2_cond (training set)", "cond(M)", [("nc2_cond", "train", "-")], True
+            ),
+        ],
+        groups,
+        [("test accuracy", "-"), ("train accuracy", "--")],
+        f"Fig. 3 — test accuracy, {s.rnc1} and NC2 against step, per weight decay",
+        note=note,
+    )
+    fig4, _ = plot_band_panels(
+        [
+            _panel(
+                comparison, f"{s.redundant} (held-out)", "nats", [(s.redundant, "test", "-")], False
+            ),
+            _panel(
+                comparison,
+                "nhsic_redundant (held-out)",
+                "nHSIC(Z;X) − nHSIC(Z;Y)",
+                [("nhsic_redundant", "test", "-")],
+                False,
+            ),
+            _panel(
+                comparison,
+                f"{s.rnc1} (held-out: population variance)",
+                s.rnc1,
+                [(s.rnc1, "test", "-")],
+                True,
+            ),
+        ],
+        groups,
+        [],
+        "Fig. 4 — redundant information by MI and by nHSIC, and RNC1, per weight decay",
+        note=note,
+    )
+    mi = (
+        "Kozachenko–Leonenko (the authors' estimator)"
+        if s.redundant.endswith("_kl")
+        else "KSG/Ross (infodyn's default)"
+    )
+    figures = [
+        ComparisonFigure(
+            "fig3_accuracy_rnc1_nc2.png",
+            "Fig. 3: accuracy, RNC1, NC2",
+            f"Sakamoto & Sato's Fig. 3 on these runs: test accuracy (solid) with train accuracy "
+            f"(dashed), {s.rnc1} and nc2_cond = cond(class means) of the training set, one "
+            f"colour per group; mean ± 1 std over seeds.",
+            fig3,
+        ),
+        ComparisonFigure(
+            "fig4_redundant_information.png",
+            "Fig. 4: redundant information and RNC1",
+            f"Sakamoto & Sato's Fig. 4 on these runs, held-out samples: I(Z;X) − I(Z;Y) by "
+            f"{mi} on whitened 4-d PCA projections, in nats; nHSIC(Z;X) − nHSIC(Z;Y) (batches "
+            f"of 100); {s.rnc1}. Mean ± 1 std over seeds.",
+            fig4,
+        ),
+    ]
+    margin = _margin_figure(comparison)
+    if margin is not None:
+        figures.append(margin)
+    return figures
+
+
+def margin_snapshots(
+    store: RunStore, targets: Sequence[tuple[str, int | None]]
+) -> list[MarginSnapshot | None]:
+    """The recorded class-pair margins nearest (in log step) to each target step.
+
+    Args:
+        store: A weight-decay run's store (arrays ``margins_a``/``margins_b`` per split).
+        targets: ``(label, step)``; ``step=None`` or no margins recorded gives None.
+
+    Returns:
+        One snapshot (or None) per target, at the recorded step nearest to the target.
+    """
+    records = {
+        (a.metric, a.split, a.step): a.value
+        for a in store.arrays()
+        if a.metric.startswith("margins_")
+    }
+    steps = sorted(
+        {st for (m, sp, st) in records if m == "margins_a" and sp == "train"}
+        & {st for (m, sp, st) in records if m == "margins_a" and sp == "test"}
+    )
+    out: list[MarginSnapshot | None] = []
+    for label, target in targets:
+        if target is None or not steps:
+            out.append(None)
+            continue
+        step = min(steps, key=lambda st: abs(math.log1p(st) - math.log1p(target)))
+        out.append(
+            MarginSnapshot(
+                label,
+                step,
+                *(
+                    records.get((f"margins_{c}", sp, step), np.array([]))
+                    for sp in ("train", "test")
+                    for c in "ab"
+                ),
+            )
+        )
+    return out
+
+
+def _targets(store: RunStore, fit: float | None) -> list[tuple[str, int | None]]:
+    last = store.last_step()
+    return [("memorised", None if fit is None else int(fit)), ("end of training", last)]
+
+
+def draw_run_margins(
+    store: RunStore, headlines: Sequence[Headline], class_pair: tuple[int, int]
+) -> tuple[Any, Any]:
+    """One run's Fig. 2: margins at its memorisation step and at its last step."""
+    fit = next((h.value for h in headlines if h.key == "fit_step"), None)
+    snaps = margin_snapshots(store, _targets(store, fit))
+    a, b = class_pair
+    return plot_margin_snapshots([("", snaps)], class_pair, f"Margins to the {a}-vs-{b} boundary")
+
+
+def _margin_figure(comparison: Comparison) -> ComparisonFigure | None:
+    rows = []
+    pair: tuple[int, int] = (0, 1)
+    for result in comparison.groups:
+        run = result.group.runs[0]
+        a, b = run.config.get("monitor", {}).get("class_pair", (0, 1))
+        pair = (int(a), int(b))
+        fit = _run_value(run, "fit_step")
+        with run.run.store(readonly=True) as store:
+            snaps = margin_snapshots(store, _targets(store, fit))
+        if any(s is not None for s in snaps):
+            rows.append((result.group.label, snaps))
+    if not rows:
+        return None
+    fig, _ = plot_margin_snapshots(
+        rows, pair, f"Fig. 2 — margins to the {pair[0]}-vs-{pair[1]} boundary, per weight decay"
+    )
+    return ComparisonFigure(
+        "fig2_margins.png",
+        "Fig. 2: margins",
+        f"Sakamoto & Sato's Fig. 2 on these runs: signed distances (⟨w_a − w_b, h⟩ + b_a − b_b)/"
+        f"‖w_a − w_b‖ of the class-{pair[0]} and class-{pair[1]} samples, training (left "
+        f"halves) and held-out (right halves), at the memorisation step (the recorded step "
+        f"nearest to train accuracy ≥ 0.99) and at the end; the first run (seed) of each group.",
+        fig,
+    )
+
+
+def summarize_study(comparison: Comparison) -> ComparisonSummary:
+    """The weight-decay experiment's own part of a comparison: two tables, Figs. 3, 4, 2."""
+    s = study(comparison)
+    return ComparisonSummary(
+        tables=(_claims_table(s), _delay_table(s)), figures=tuple(_figures(comparison, s))
+    )

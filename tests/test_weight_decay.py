@@ -1,0 +1,212 @@
+"""The weight-decay experiment: a tiny run end to end, its records, summary, errors, λ study.
+
+The tiny config runs in seconds; the study's numbers are checked on hand-made stores whose
+steps are known, so the slope and the verdicts have exact expected values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from infodyn.cli import app
+from infodyn.compare import build_comparison, load_runs, write_comparison
+from infodyn.config import ConfigError, build_config
+from infodyn.experiments._training import ShuffledBatches
+from infodyn.experiments.weight_decay import WeightDecayConfig, build_weight_decay
+from infodyn.experiments.weight_decay_study import study
+from infodyn.rundir import RunDir
+from infodyn.store import Array, Scalar
+
+runner = CliRunner()
+
+TINY = [
+    "--set", "steps=60",
+    "--set", "data.train_size=40",
+    "--set", "data.batch_size=20",
+    "--set", "model.hidden_dim=24",
+    "--set", "monitor.points=6",
+    "--set", "monitor.linear_points=2",
+    "--set", "monitor.log_every=10",
+    "--set", "monitor.eval_samples=120",
+    "--set", "monitor.ib_samples=60",
+    "--set", "monitor.nhsic_batch=20",
+    "--set", "monitor.checkpoint_every=30",
+    "--set", "threads=1",
+]  # fmt: skip
+
+
+def _only_run(out: Path) -> RunDir:
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    return RunDir.open(run_dir)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    out = tmp_path_factory.mktemp("runs")
+    args = ["run", "weight-decay", *TINY, "--set", "monitor.mi_estimator=kl", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    return _only_run(out)
+
+
+def test_tiny_run_records_every_quantity_on_both_splits(tiny_run: RunDir) -> None:
+    with tiny_run.store(readonly=True) as store:
+        keys = {(m, s) for m, s, _ in store.keys()}
+        arrays = store.arrays()
+    for split in ("train", "test"):
+        for metric in (
+            "loss", "accuracy", "rnc1", "nc1", "nc1_trace", "nc2_equinorm",
+            "nc2_equiangularity", "nc2_cond", "mi_zx_kl", "mi_zy_kl",
+            "redundant_information_kl", "nhsic_redundant",
+        ):  # fmt: skip
+            assert (metric, split) in keys, (metric, split)
+    # the estimator and the normalisation are in the names: no KSG value, no max-norm RNC1
+    assert not {("mi_zx", "test"), ("rnc1_max", "test")} & keys
+    data, _, _ = build_weight_decay(build_config(WeightDecayConfig, ["data.train_size=40"]))
+    first = [a for a in arrays if a.step == 0 and a.split == "train"]
+    lengths = {a.metric: a.value.shape for a in first}
+    counts = data.y_train.bincount()
+    assert lengths == {"margins_a": (int(counts[0]),), "margins_b": (int(counts[1]),)}
+    assert {a.step for a in arrays} >= {0, 60}
+
+
+def test_tiny_run_summary_headlines_and_figures(tiny_run: RunDir) -> None:
+    from infodyn.runner import summarize_run
+
+    summary = summarize_run(tiny_run)
+    assert [h.key for h in summary.headlines] == [
+        "fit_step", "t_generalize", "t_rnc1_half", "t_nc1_trace_half", "t_redundant_half",
+        "t_nhsic_redundant_half", "final_test_accuracy",
+    ]  # fmt: skip
+    with tiny_run.store(readonly=True) as store:
+        final = float(store.series("accuracy", "test")[1][-1])
+    assert summary.headline("final_test_accuracy").value == pytest.approx(final)  # type: ignore[union-attr]
+    assert (tiny_run.figures_dir / "margins.png").stat().st_size > 10_000
+    assert (tiny_run.figures_dir / "information_bottleneck.png").stat().st_size > 10_000
+
+
+def test_rnc1_max_is_recorded_under_its_own_name(tmp_path: Path) -> None:
+    args = ["run", "weight-decay", *TINY, "--set", "steps=4", "--set", "monitor.rnc1_norm=max"]
+    args += ["--set", "monitor.information_plane=false", "--out", str(tmp_path), "--quiet"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with _only_run(tmp_path).store(readonly=True) as store:
+        metrics = {m for m, _, _ in store.keys()}
+    assert "rnc1_max" in metrics and "rnc1" not in metrics and "mi_zx" not in metrics
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("monitor.class_pair=[3,12]", r"class_pair \[3,12\] is outside the 10 classes of digits"),
+        ("model.init_scale=0", "init_scale multiplies every initial parameter and must be > 0"),
+        ("data.name=cifar", "unknown dataset 'cifar'; the shipped ones are digits, mnist1d, "),
+        ("monitor.class_pair=[2,2]", "class_pair must be two different class indices"),
+    ],
+)
+def test_bad_configs_name_the_key_the_value_and_the_fix(override: str, message: str) -> None:
+    with pytest.raises((ConfigError, ValueError), match=message):
+        build_weight_decay(build_config(WeightDecayConfig, [override]))
+
+
+def test_cli_reports_a_bad_config_without_a_traceback(tmp_path: Path) -> None:
+    args = ["run", "weight-decay", "--set", "data.name=cifar", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0
+    assert "the shipped ones are digits, mnist1d, iris, wine, breast_cancer, mnist" in " ".join(
+        result.output.split()
+    )
+
+
+def test_shuffled_batches_cycle_epochs_and_resume_exactly() -> None:
+    batches = ShuffledBatches(7, 3, seed=5)
+    epoch = torch.cat([batches.next() for _ in range(3)])
+    assert sorted(epoch.tolist()) == list(range(7))  # 3 + 3 + 1: one full epoch
+    state = batches.state_dict()
+    ahead = [batches.next().tolist() for _ in range(5)]
+    resumed = ShuffledBatches(7, 3, seed=0)
+    resumed.load_state_dict(state)
+    assert [resumed.next().tolist() for _ in range(5)] == ahead
+
+
+def test_mse_objective_is_summed_over_batch_and_outputs() -> None:
+    from infodyn.experiments.weight_decay import _objective
+
+    logits = torch.tensor([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]])
+    labels = torch.tensor([2, 0])
+    # (1² + 0² + 1²) + (1² + 0² + 0²) = 3
+    assert float(_objective(logits, labels, "mse")) == pytest.approx(3.0)
+    ce = torch.nn.functional.cross_entropy(logits, labels)
+    assert float(_objective(logits, labels, "cross_entropy")) == pytest.approx(float(ce))
+
+
+# -- the λ study on hand-made runs --------------------------------------------------------------
+
+STEPS = np.arange(0, 20_001, 100)
+
+
+def _study_run(root: Path, lam: float, seed: int, *, slower_with_decay: bool = False) -> RunDir:
+    """Test accuracy jumps at t = 100/λ (× 10 when ``slower_with_decay``); RNC1 halves at
+    0.8 t, the redundant information halves its drop at t."""
+    t = 100 / lam if not slower_with_decay else 10 * lam * 1000
+    config = build_config(
+        WeightDecayConfig, [f"optim.weight_decay={lam}", f"seed={seed}", "steps=20000"]
+    )
+    run = RunDir.create(root / f"wd{lam}-s{seed}", config.model_dump(mode="json"))
+    records = []
+    for s in STEPS.tolist():
+        records += [
+            Scalar(s, "train", "accuracy", 1.0 if s >= 50 else 0.1),
+            Scalar(s, "test", "accuracy", 0.95 if s >= t else 0.1),
+            Scalar(s, "test", "rnc1", 0.2 if s >= 0.8 * t else 1.0, "head:input"),
+            Scalar(s, "train", "rnc1", 0.2 if s >= 0.8 * t else 1.0, "head:input"),
+            Scalar(s, "train", "nc2_cond", 5.0 if s >= t else 50.0, "head:input"),
+            Scalar(s, "test", "redundant_information", 1.0 if s >= t else 2.0, "head:input"),
+            Scalar(s, "test", "nhsic_redundant", 3.0 if s >= t else 9.0, "head:input"),
+        ]
+    g = np.random.default_rng(seed)
+    arrays = [
+        Array(s, split, f"margins_{c}", g.normal(1 if c == "a" else -1, 0.3, 20), "head:input")
+        for s in (0, 50, 20_000)
+        for split in ("train", "test")
+        for c in "ab"
+    ]
+    with run.store() as store:
+        store.write(records, arrays)
+    return run
+
+
+def test_study_fits_slope_minus_one_and_judges_the_claims(tmp_path: Path) -> None:
+    roots = [_study_run(tmp_path, lam, seed).root for lam in (0.02, 0.05, 0.1) for seed in (0, 1)]
+    comparison = build_comparison(load_runs(roots))
+    s = study(comparison)
+    assert s.slope is not None and s.slope.slope == pytest.approx(-1.0, abs=1e-9)
+    assert [g.stats["t_generalize"].mean for g in s.groups] == [5000, 2000, 1000]
+    assert [round(g.rnc1_ratio.mean, 3) for g in s.groups] == [0.8, 0.8, 0.8]  # type: ignore[arg-type]
+    assert [c.verdict for c in s.claims] == ["reproduced"] * 3
+    out = write_comparison(comparison, tmp_path / "cmp")
+    record = json.loads(out.record.read_text(encoding="utf-8"))
+    assert record["tables"]["delays"]["slope"]["slope"] == pytest.approx(-1.0, abs=1e-9)
+    assert [c["verdict"] for c in record["tables"]["claims"]["claims"]] == ["reproduced"] * 3
+    assert record["experiment_figures"] == [
+        "figures/fig3_accuracy_rnc1_nc2.png",
+        "figures/fig4_redundant_information.png",
+        "figures/fig2_margins.png",
+    ]
+    page = out.page.read_text(encoding="utf-8")
+    assert "What reproduces" in page and "Delay to generalisation per weight decay" in page
+    assert "slope of log t_generalize on log λ −1.00 ± 0.00 over 6 runs" in page
+
+
+def test_study_says_when_a_claim_does_not_reproduce(tmp_path: Path) -> None:
+    roots = [_study_run(tmp_path, lam, 0, slower_with_decay=True).root for lam in (0.2, 0.5, 1.0)]
+    s = study(build_comparison(load_runs(roots)))
+    assert s.slope is not None and s.slope.slope == pytest.approx(1.0, abs=1e-9)
+    assert s.claims[0].verdict == "not reproduced"
+    assert "λ=0.2: 2,000" in s.claims[0].evidence
