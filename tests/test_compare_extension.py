@@ -122,7 +122,7 @@ def test_tables_and_figures_follow_the_generic_content(
     own = page.index("the experiment's own tables and figures")
     assert page.index("<h2>Final values</h2>") < own < page.index("<h2>Step alignment</h2>")
     assert page.index("Delay against λ") > own
-    assert "<th>weight_decay=0.01</th><td>2</td>" in page
+    assert "<th>weight_decay=0.01</th><td class='short'>2</td>" in page
     assert "alt='runs per group'" in page
     assert len(re.findall(r"src='data:image/png;base64,", page)) == 2  # generic + own
     assert [p.name for p in out.figures] == ["training.png", "training-2.png"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -21,7 +20,7 @@ from infodyn.experiments._training import ShuffledBatches
 from infodyn.experiments.weight_decay import WeightDecayConfig, build_weight_decay
 from infodyn.experiments.weight_decay_study import study
 from infodyn.rundir import RunDir
-from infodyn.store import Array, Scalar
+from study_helpers import study_run
 
 runner = CliRunner()
 
@@ -146,44 +145,11 @@ def test_mse_objective_is_summed_over_batch_and_outputs() -> None:
     assert float(_objective(logits, labels, "cross_entropy")) == pytest.approx(float(ce))
 
 
-# -- the λ study on hand-made runs --------------------------------------------------------------
-
-STEPS = np.arange(0, 20_001, 100)
-
-
-def _study_run(root: Path, lam: float, seed: int, *, slower_with_decay: bool = False) -> RunDir:
-    """Test accuracy jumps at t = 100/λ (× 10 when ``slower_with_decay``); RNC1 halves at
-    0.8 t, the redundant information halves its drop at t."""
-    t = 100 / lam if not slower_with_decay else 10 * lam * 1000
-    config = build_config(
-        WeightDecayConfig, [f"optim.weight_decay={lam}", f"seed={seed}", "steps=20000"]
-    )
-    run = RunDir.create(root / f"wd{lam}-s{seed}", config.model_dump(mode="json"))
-    records = []
-    for s in STEPS.tolist():
-        records += [
-            Scalar(s, "train", "accuracy", 1.0 if s >= 50 else 0.1),
-            Scalar(s, "test", "accuracy", 0.95 if s >= t else 0.1),
-            Scalar(s, "test", "rnc1", 0.2 if s >= 0.8 * t else 1.0, "head:input"),
-            Scalar(s, "train", "rnc1", 0.2 if s >= 0.8 * t else 1.0, "head:input"),
-            Scalar(s, "train", "nc2_cond", 5.0 if s >= t else 50.0, "head:input"),
-            Scalar(s, "test", "redundant_information", 1.0 if s >= t else 2.0, "head:input"),
-            Scalar(s, "test", "nhsic_redundant", 3.0 if s >= t else 9.0, "head:input"),
-        ]
-    g = np.random.default_rng(seed)
-    arrays = [
-        Array(s, split, f"margins_{c}", g.normal(1 if c == "a" else -1, 0.3, 20), "head:input")
-        for s in (0, 50, 20_000)
-        for split in ("train", "test")
-        for c in "ab"
-    ]
-    with run.store() as store:
-        store.write(records, arrays)
-    return run
+# -- the λ study on hand-made runs (tests/study_helpers.py) --------------------------------------
 
 
 def test_study_fits_slope_minus_one_and_judges_the_claims(tmp_path: Path) -> None:
-    roots = [_study_run(tmp_path, lam, seed).root for lam in (0.02, 0.05, 0.1) for seed in (0, 1)]
+    roots = [study_run(tmp_path, lam, seed).root for lam in (0.02, 0.05, 0.1) for seed in (0, 1)]
     comparison = build_comparison(load_runs(roots))
     s = study(comparison)
     assert s.slope is not None and s.slope.slope == pytest.approx(-1.0, abs=1e-9)
@@ -205,8 +171,27 @@ def test_study_fits_slope_minus_one_and_judges_the_claims(tmp_path: Path) -> Non
 
 
 def test_study_says_when_a_claim_does_not_reproduce(tmp_path: Path) -> None:
-    roots = [_study_run(tmp_path, lam, 0, slower_with_decay=True).root for lam in (0.2, 0.5, 1.0)]
+    roots = [study_run(tmp_path, lam, 0, slower_with_decay=True).root for lam in (0.2, 0.5, 1.0)]
     s = study(build_comparison(load_runs(roots)))
     assert s.slope is not None and s.slope.slope == pytest.approx(1.0, abs=1e-9)
     assert s.claims[0].verdict == "not reproduced"
     assert "λ=0.2: 2,000" in s.claims[0].evidence
+
+
+def test_tiny_sweep_and_compare_end_to_end(tmp_path: Path) -> None:
+    """The README's commands on a tiny config: the study's part is written even when the
+    runs are too short to generalise (claims then say "not measured")."""
+    sweep = tmp_path / "sweep"
+    pairs = zip(TINY[::2], TINY[1::2], strict=True)
+    sets = [a for flag, value in pairs if value != "threads=1" for a in (flag, value)]
+    args = ["sweep", "weight-decay", "--grid", "optim.weight_decay=0.01,0.1", "--seeds", "1"]
+    args += [*sets, "--workers", "1", "--threads", "1", "--out", str(sweep)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["compare", str(sweep), "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "cmp" / "compare.json").read_text(encoding="utf-8"))
+    assert record["experiment_error"] is None
+    assert set(record["tables"]) == {"claims", "delays"}
+    assert "slope" in record["tables"]["delays"]
+    assert "figures/fig2_margins.png" in record["experiment_figures"]

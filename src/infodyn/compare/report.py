@@ -30,6 +30,7 @@ table.grid td.num { text-align: right; white-space: nowrap; }
 table.grid thead th { border-bottom: 1px solid #ccc; text-align: right; }
 table.grid thead th:first-child { text-align: left; }
 table.grid.own thead th, table.grid.own td { text-align: left; }
+table.grid.own td.short { white-space: nowrap; }
 .swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px;
           margin-right: 0.4em; vertical-align: -0.1em; }
 .step { color: #888; font-size: 0.85em; }
@@ -128,12 +129,19 @@ def _figures(figures: Sequence[CompareFigure]) -> str:
     return "".join(parts)
 
 
+# Cells up to this long (a number ± its spread) stay on one line; longer text wraps.
+_SHORT_CELL = 32
+_SHORT = " class='short'"
+
+
 def _experiment_table(table: ComparisonTable) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in table.columns)
     body = "".join(
         "<tr>"
         + "".join(
-            f"<th>{escape(cell)}</th>" if i == 0 else f"<td>{escape(cell)}</td>"
+            f"<th>{escape(cell)}</th>"
+            if i == 0
+            else f"<td{_SHORT if len(cell) <= _SHORT_CELL else ''}>{escape(cell)}</td>"
             for i, cell in enumerate(row)
         )
         + "</tr>"

@@ -25,6 +25,10 @@ The verdict rules are infodyn's (the paper states its claims qualitatively):
     estimator when in every group it fell by ≥ 20 % of its peak and the median ratio lies in
     [1/2, 2]; reported per estimator (MI and nHSIC), **partly** when one of them or only
     some groups.
+
+Beside (b) and (c) the evidence gives the same ratios with NC1_trace = V_W/V_B (the authors'
+code's ``nc1_score``) in place of RNC1, for context: RNC1 divides V_W by the squared feature
+norm, which weight decay shrinks too, so the two can disagree on when collapse happens.
 """
 
 from __future__ import annotations
@@ -256,14 +260,21 @@ def _claim_b(
     )
     evidence = (
         f"median t_rnc1_half / t_generalize per group {parts} (≤ {RNC1_WITH:g} counts as "
-        f"with, < 1 as before); for comparison, held-out nc1_trace = V_W/V_B below half its "
-        f"peak, over t_generalize: {context}"
+        f"with, < 1 as before)"
     )
+    if any(m is not None for m in nc1_trace):
+        evidence += (
+            f"; for comparison, held-out nc1_trace = V_W/V_B below half its peak, over "
+            f"t_generalize: {context}"
+        )
     return Claim("b", CLAIMS["b"], verdict, evidence)
 
 
 def _claim_c(
-    groups: Sequence[GroupDelays], medians: dict[str, list[float | None]], redundant: str
+    groups: Sequence[GroupDelays],
+    medians: dict[str, list[float | None]],
+    nc1_trace: dict[str, list[float | None]],
+    redundant: str,
 ) -> Claim:
     names = {"mi": f"MI ({redundant})", "nhsic": "nHSIC"}
     held_by: dict[str, list[bool]] = {}
@@ -282,6 +293,9 @@ def _claim_c(
             f"ratio {_fmt(m, '{:.2f}')}"
             for g, m, f in zip(groups, per_group, falls, strict=True)
         )
+        if any(m is not None for m in nc1_trace[est]):
+            context = ", ".join(_fmt(m, "{:.2f}") for m in nc1_trace[est])
+            detail += f" (over t_nc1_trace_half instead: {context})"
         texts.append(f"{names[est]} — {detail}")
     if all(all(m is None for m in v) for v in medians.values()):
         return Claim("c", CLAIMS["c"], "not measured", "no redundant information recorded")
@@ -319,14 +333,19 @@ def study(comparison: Comparison) -> Study:
     nc1_medians = [
         _median(r.group.runs, "t_nc1_trace_half", "t_generalize") for r in comparison.groups
     ]
+    redundant_keys = (("mi", "t_redundant_half"), ("nhsic", "t_nhsic_redundant_half"))
     c_medians = {
         est: [_median(r.group.runs, key, "t_rnc1_half") for r in comparison.groups]
-        for est, key in (("mi", "t_redundant_half"), ("nhsic", "t_nhsic_redundant_half"))
+        for est, key in redundant_keys
+    }
+    c_nc1_medians = {
+        est: [_median(r.group.runs, key, "t_nc1_trace_half") for r in comparison.groups]
+        for est, key in redundant_keys
     }
     claims = (
         _claim_a(groups, slope),
         _claim_b(groups, b_medians, nc1_medians),
-        _claim_c(groups, c_medians, redundant),
+        _claim_c(groups, c_medians, c_nc1_medians, redundant),
     )
     return Study(groups, slope, rnc1_slope, claims, rnc1, redundant)
 
