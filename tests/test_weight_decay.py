@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from infodyn.cli import app
 from infodyn.compare import build_comparison, load_runs, write_comparison
 from infodyn.config import ConfigError, build_config
+from infodyn.data import write_idx
 from infodyn.experiments._training import ShuffledBatches
 from infodyn.experiments.weight_decay import WeightDecayConfig, build_weight_decay
 from infodyn.experiments.weight_decay_study import study
@@ -112,6 +114,32 @@ def test_rnc1_max_is_recorded_under_its_own_name(tmp_path: Path) -> None:
 def test_bad_configs_name_the_key_the_value_and_the_fix(override: str, message: str) -> None:
     with pytest.raises((ConfigError, ValueError), match=message):
         build_weight_decay(build_config(WeightDecayConfig, [override]))
+
+
+def test_mnist_from_idx_files_builds_the_papers_784_input_mlp(tmp_path: Path) -> None:
+    """Users with the MNIST IDX files point data.root at them; nothing is downloaded."""
+    g = np.random.default_rng(0)
+    for stem, n in (("train", 60), ("t10k", 30)):
+        write_idx(tmp_path / f"{stem}-images-idx3-ubyte", g.integers(0, 256, (n, 28, 28), np.uint8))
+        write_idx(tmp_path / f"{stem}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
+    overrides = ["data.name=mnist", f"data.root={tmp_path}", "data.train_size=20"]
+    data, model, _ = build_weight_decay(build_config(WeightDecayConfig, overrides))
+    assert data.x_train.shape == (20, 1, 28, 28) and data.y_train.bincount().tolist() == [2] * 10
+    assert model.body[1].in_features == 784 and model.head.out_features == 10
+    with pytest.raises(ValueError, match="dataset 'mnist' reads IDX files: pass root="):
+        build_weight_decay(build_config(WeightDecayConfig, ["data.name=mnist"]))
+
+
+def test_init_scale_multiplies_every_initial_parameter() -> None:
+    config = build_config(WeightDecayConfig, ["model.init_scale=1"])
+    torch.manual_seed(0)
+    _, plain, _ = build_weight_decay(config)
+    torch.manual_seed(0)
+    _, scaled, _ = build_weight_decay(
+        config.model_copy(update={"model": config.model.model_copy(update={"init_scale": 8.0})})
+    )
+    for a, b in zip(plain.parameters(), scaled.parameters(), strict=True):
+        torch.testing.assert_close(8.0 * a, b)
 
 
 def test_cli_reports_a_bad_config_without_a_traceback(tmp_path: Path) -> None:
