@@ -10,7 +10,7 @@ optim.weight_decay=… --seeds 5``), :func:`summarize_study` computes
   predict a delay ∝ 1/(lr·λ), slope −1;
 * a verdict per claim of the paper, with the numbers behind it (:data:`CLAIMS`);
 
-and draws their Figs. 3, 4 and 2 (:mod:`infodyn.viz.weight_decay`).
+shown as tables and Figs. 3, 4 and 2 by :mod:`infodyn.experiments.weight_decay_report`.
 
 The verdict rules are infodyn's (the paper states its claims qualitatively):
 
@@ -43,29 +43,21 @@ import numpy as np
 
 from infodyn.analysis import PowerLawFit, power_law_fit
 from infodyn.compare.build import Comparison, GroupResult
-from infodyn.compare.figures import group_colors
 from infodyn.compare.stats import SeedBand, ValueStats, value_stats
 from infodyn.metrics.collapse import rnc1_key
 from infodyn.metrics.information_plane import information_plane_keys
-from infodyn.store import RunStore
-from infodyn.summary import ComparisonFigure, ComparisonSummary, ComparisonTable, Headline
-from infodyn.viz.weight_decay import (
-    BandCurve,
-    BandPanel,
-    MarginSnapshot,
-    plot_band_panels,
-    plot_margin_snapshots,
-)
+from infodyn.summary import Headline
 
 __all__ = [
     "CLAIMS",
+    "STEP_FMT",
     "Claim",
     "GroupDelays",
     "Study",
-    "draw_run_margins",
-    "margin_snapshots",
+    "group_band",
+    "run_value",
+    "slope_text",
     "study",
-    "summarize_study",
 ]
 
 #: The paper's claims judged here, by key.
@@ -80,7 +72,8 @@ RNC1_WITH = 1.5
 REDUNDANT_MIN_FALL = 0.2
 #: …and be half-way down within this factor of t_rnc1_half.
 REDUNDANT_WITHIN = 2.0
-_STEPS = "{:,.0f}"
+#: Number format of a step.
+STEP_FMT = "{:,.0f}"
 
 
 @dataclass(frozen=True)
@@ -140,7 +133,8 @@ class Study:
     redundant: str
 
 
-def _run_value(run: Any, key: str) -> float | None:
+def run_value(run: Any, key: str) -> float | None:
+    """A compared run's headline value ``key``, or None when the run has no such value."""
     h: Headline | None = run.summary.headline(key)
     return None if h is None else h.value
 
@@ -151,7 +145,8 @@ def _ratio(num: float | None, den: float | None) -> float | None:
     return num / den
 
 
-def _band(result: GroupResult, metric: str, split: str) -> SeedBand | None:
+def group_band(result: GroupResult, metric: str, split: str) -> SeedBand | None:
+    """A group's band of ``metric`` on ``split`` (whatever its layer), or None."""
     return next((b for (m, s, _), b in result.bands.items() if m == metric and s == split), None)
 
 
@@ -172,22 +167,22 @@ def _group(result: GroupResult, redundant: str) -> GroupDelays:
     runs = result.group.runs
     decays = {_weight_decay(r.config) for r in runs}
     keys = ("fit_step", "t_generalize", "t_rnc1_half", "t_redundant_half")
-    stats = {k: value_stats([_run_value(r, k) for r in runs]) for k in keys}
+    stats = {k: value_stats([run_value(r, k) for r in runs]) for k in keys}
     stats["t_nhsic_redundant_half"] = value_stats(
-        [_run_value(r, "t_nhsic_redundant_half") for r in runs]
+        [run_value(r, "t_nhsic_redundant_half") for r in runs]
     )
     for key in ("t_nc1_trace_half", "final_test_accuracy"):
-        stats[key] = value_stats([_run_value(r, key) for r in runs])
+        stats[key] = value_stats([run_value(r, key) for r in runs])
     rnc1_ratio = value_stats(
-        [_ratio(_run_value(r, "t_rnc1_half"), _run_value(r, "t_generalize")) for r in runs]
+        [_ratio(run_value(r, "t_rnc1_half"), run_value(r, "t_generalize")) for r in runs]
     )
     redundant_ratio = {
-        est: value_stats([_ratio(_run_value(r, key), _run_value(r, "t_rnc1_half")) for r in runs])
+        est: value_stats([_ratio(run_value(r, key), run_value(r, "t_rnc1_half")) for r in runs])
         for est, key in (("mi", "t_redundant_half"), ("nhsic", "t_nhsic_redundant_half"))
     }
     redundant_fall = {
-        "mi": _fall(_band(result, redundant, "test")),
-        "nhsic": _fall(_band(result, "nhsic_redundant", "test")),
+        "mi": _fall(group_band(result, redundant, "test")),
+        "nhsic": _fall(group_band(result, "nhsic_redundant", "test")),
     }
     return GroupDelays(
         result.group.label,
@@ -201,7 +196,7 @@ def _group(result: GroupResult, redundant: str) -> GroupDelays:
 
 
 def _median(runs: Sequence[Any], num: str, den: str) -> float | None:
-    ratios = [_ratio(_run_value(r, num), _run_value(r, den)) for r in runs]
+    ratios = [_ratio(run_value(r, num), run_value(r, den)) for r in runs]
     present = [x for x in ratios if x is not None]
     return float(np.median(present)) if present else None
 
@@ -210,7 +205,8 @@ def _fmt(x: float | None, pattern: str = "{:.3g}") -> str:
     return "—" if x is None or not math.isfinite(x) else pattern.format(x)
 
 
-def _slope_text(fit: PowerLawFit | None) -> str:
+def slope_text(fit: PowerLawFit | None) -> str:
+    """``−0.84 ± 0.03 over 8 runs``, or why there is no fit."""
     if fit is None:
         return "no fit (needs runs at ≥ 2 weight decays that generalised)"
     err = f" ± {fit.stderr:.2f}" if fit.stderr is not None else ""
@@ -232,11 +228,11 @@ def _claim_a(groups: Sequence[GroupDelays], slope: PowerLawFit | None) -> Claim:
         else ("partly" if monotone or significant else "not reproduced")
     )
     pairs = ", ".join(
-        f"λ={g.weight_decay:g}: {_fmt(m, _STEPS)}" for g, m in zip(ordered, means, strict=True)
+        f"λ={g.weight_decay:g}: {_fmt(m, STEP_FMT)}" for g, m in zip(ordered, means, strict=True)
     )
     evidence = (
         f"mean t_generalize {pairs}; slope of log t_generalize on log λ "
-        f"{_slope_text(slope)} (paper: −1)"
+        f"{slope_text(slope)} (paper: −1)"
     )
     return Claim("a", CLAIMS["a"], verdict, evidence)
 
@@ -325,7 +321,7 @@ def study(comparison: Comparison) -> Study:
     lam = missing_as_nan([_weight_decay(r.config) for r in runs])
 
     def steps(key: str) -> np.ndarray:
-        return missing_as_nan([_run_value(r, key) for r in runs])
+        return missing_as_nan([run_value(r, key) for r in runs])
 
     slope = power_law_fit(lam, steps("t_generalize"))
     rnc1_slope = power_law_fit(lam, steps("t_rnc1_half"))
@@ -348,270 +344,3 @@ def study(comparison: Comparison) -> Study:
         _claim_c(groups, c_medians, c_nc1_medians, redundant),
     )
     return Study(groups, slope, rnc1_slope, claims, rnc1, redundant)
-
-
-def _fit_record(fit: PowerLawFit | None) -> dict[str, Any] | None:
-    if fit is None:
-        return None
-    return {"slope": fit.slope, "intercept": fit.intercept, "stderr": fit.stderr, "n": fit.n}
-
-
-def _delay_table(s: Study) -> ComparisonTable:
-    columns = (
-        "group", "runs", "memorised at", "t_generalize", "t_rnc1_half",
-        "t_rnc1_half / t_generalize", "redundant (MI) half-way", "redundant (nHSIC) half-way",
-        "final test acc",
-    )  # fmt: skip
-    rows = []
-    for g in s.groups:
-        st = g.stats
-        rows.append(
-            (
-                g.label,
-                str(g.n),
-                st["fit_step"].text(_STEPS, counts=False),
-                st["t_generalize"].text(_STEPS, counts=False),
-                st["t_rnc1_half"].text(_STEPS, counts=False),
-                g.rnc1_ratio.text("{:.2f}", counts=False),
-                st["t_redundant_half"].text(_STEPS, counts=False),
-                st["t_nhsic_redundant_half"].text(_STEPS, counts=False),
-                st["final_test_accuracy"].text("{:.3f}", counts=False),
-            )
-        )
-    caption = (
-        f"Mean ± sample std over each group's seeds ((n=k of m) when some runs never got "
-        f"there). t_generalize: test accuracy at 90 % of its gain from step 0 to the end; "
-        f"t_rnc1_half: held-out {s.rnc1} below half its peak; half-way: held-out redundant "
-        f"information half-way from its peak to its final value. Slope of log t_generalize "
-        f"on log λ: {_slope_text(s.slope)}; of log t_rnc1_half: {_slope_text(s.rnc1_slope)}. "
-        f"Sakamoto & Sato predict a delay ∝ 1/(lr·λ), slope −1."
-    )
-
-    def stats_record(v: ValueStats) -> dict[str, Any]:
-        return {"mean": v.mean, "std": v.std, "n": v.n, "total": v.total}
-
-    record = {
-        "slope": _fit_record(s.slope),
-        "rnc1_slope": _fit_record(s.rnc1_slope),
-        "groups": [
-            {
-                "label": g.label,
-                "weight_decay": g.weight_decay,
-                **{k: stats_record(v) for k, v in g.stats.items()},
-                "rnc1_ratio": stats_record(g.rnc1_ratio),
-            }
-            for g in s.groups
-        ],
-    }
-    return ComparisonTable(
-        "delays", "Delay to generalisation per weight decay", caption, columns, tuple(rows), record
-    )
-
-
-def _claims_table(s: Study) -> ComparisonTable:
-    rows = tuple((f"({c.key}) {c.text}", c.verdict, c.evidence) for c in s.claims)
-    record = {"claims": [{"key": c.key, "claim": c.text, "verdict": c.verdict} for c in s.claims]}
-    caption = (
-        "Sakamoto & Sato's claims, judged on these runs by the rules of "
-        "infodyn.experiments.weight_decay_study (thresholds stated with the numbers)."
-    )
-    return ComparisonTable(
-        "claims", "What reproduces", caption, ("claim", "verdict", "numbers"), rows, record
-    )
-
-
-def _curves(
-    comparison: Comparison, metric: str, split: str, linestyle: str
-) -> tuple[BandCurve, ...]:
-    colors = group_colors(len(comparison.groups))
-    out = []
-    for result, color in zip(comparison.groups, colors, strict=True):
-        b = _band(result, metric, split)
-        if b is not None:
-            out.append(BandCurve(b.steps, b.mean, b.lower, b.upper, color, linestyle, b.n))
-    return tuple(out)
-
-
-def _panel(
-    comparison: Comparison,
-    title: str,
-    ylabel: str,
-    series: Sequence[tuple[str, str, str]],
-    log_y: bool,
-) -> BandPanel:
-    curves = tuple(c for m, s, ls in series for c in _curves(comparison, m, s, ls))
-    return BandPanel(title, ylabel, curves, log_y)
-
-
-def _figures(comparison: Comparison, s: Study) -> list[ComparisonFigure]:
-    groups = list(
-        zip(
-            [r.group.label for r in comparison.groups],
-            group_colors(len(comparison.groups)),
-            strict=True,
-        )
-    )
-    note = "Curves use only the steps every run of a group recorded (never interpolated)."
-    fig3, _ = plot_band_panels(
-        [
-            _panel(
-                comparison,
-                "accuracy",
-                "accuracy",
-                [("accuracy", "test", "-"), ("accuracy", "train", "--")],
-                False,
-            ),
-            _panel(comparison, f"{s.rnc1} (training set)", s.rnc1, [(s.rnc1, "train", "-")], True),
-            _panel(
-                comparison, "nc2_cond (training set)", "cond(M)", [("nc2_cond", "train", "-")], True
-            ),
-        ],
-        groups,
-        [("test accuracy", "-"), ("train accuracy", "--")],
-        f"Fig. 3 — test accuracy, {s.rnc1} and NC2 against step, per weight decay",
-        note=note,
-    )
-    fig4, _ = plot_band_panels(
-        [
-            _panel(
-                comparison, f"{s.redundant} (held-out)", "nats", [(s.redundant, "test", "-")], False
-            ),
-            _panel(
-                comparison,
-                "nhsic_redundant (held-out)",
-                "nHSIC(Z;X) − nHSIC(Z;Y)",
-                [("nhsic_redundant", "test", "-")],
-                False,
-            ),
-            _panel(
-                comparison,
-                f"{s.rnc1} (held-out: population variance)",
-                s.rnc1,
-                [(s.rnc1, "test", "-")],
-                True,
-            ),
-        ],
-        groups,
-        [],
-        "Fig. 4 — redundant information by MI and by nHSIC, and RNC1, per weight decay",
-        note=note,
-    )
-    mi = (
-        "Kozachenko–Leonenko (the authors' estimator)"
-        if s.redundant.endswith("_kl")
-        else "KSG/Ross (infodyn's default)"
-    )
-    figures = [
-        ComparisonFigure(
-            "fig3_accuracy_rnc1_nc2.png",
-            "Fig. 3: accuracy, RNC1, NC2",
-            f"Sakamoto & Sato's Fig. 3 on these runs: test accuracy (solid) with train accuracy "
-            f"(dashed), {s.rnc1} and nc2_cond = cond(class means) of the training set, one "
-            f"colour per group; mean ± 1 std over seeds.",
-            fig3,
-        ),
-        ComparisonFigure(
-            "fig4_redundant_information.png",
-            "Fig. 4: redundant information and RNC1",
-            f"Sakamoto & Sato's Fig. 4 on these runs, held-out samples: I(Z;X) − I(Z;Y) by "
-            f"{mi} on whitened 4-d PCA projections, in nats; nHSIC(Z;X) − nHSIC(Z;Y) (batches "
-            f"of 100); {s.rnc1}. Mean ± 1 std over seeds.",
-            fig4,
-        ),
-    ]
-    margin = _margin_figure(comparison)
-    if margin is not None:
-        figures.append(margin)
-    return figures
-
-
-def margin_snapshots(
-    store: RunStore, targets: Sequence[tuple[str, int | None]]
-) -> list[MarginSnapshot | None]:
-    """The recorded class-pair margins nearest (in log step) to each target step.
-
-    Args:
-        store: A weight-decay run's store (arrays ``margins_a``/``margins_b`` per split).
-        targets: ``(label, step)``; ``step=None`` or no margins recorded gives None.
-
-    Returns:
-        One snapshot (or None) per target, at the recorded step nearest to the target.
-    """
-    records = {
-        (a.metric, a.split, a.step): a.value
-        for a in store.arrays()
-        if a.metric.startswith("margins_")
-    }
-    steps = sorted(
-        {st for (m, sp, st) in records if m == "margins_a" and sp == "train"}
-        & {st for (m, sp, st) in records if m == "margins_a" and sp == "test"}
-    )
-    out: list[MarginSnapshot | None] = []
-    for label, target in targets:
-        if target is None or not steps:
-            out.append(None)
-            continue
-        step = min(steps, key=lambda st: abs(math.log1p(st) - math.log1p(target)))
-        out.append(
-            MarginSnapshot(
-                label,
-                step,
-                *(
-                    records.get((f"margins_{c}", sp, step), np.array([]))
-                    for sp in ("train", "test")
-                    for c in "ab"
-                ),
-            )
-        )
-    return out
-
-
-def _targets(store: RunStore, fit: float | None) -> list[tuple[str, int | None]]:
-    last = store.last_step()
-    return [("memorised", None if fit is None else int(fit)), ("end of training", last)]
-
-
-def draw_run_margins(
-    store: RunStore, headlines: Sequence[Headline], class_pair: tuple[int, int]
-) -> tuple[Any, Any]:
-    """One run's Fig. 2: margins at its memorisation step and at its last step."""
-    fit = next((h.value for h in headlines if h.key == "fit_step"), None)
-    snaps = margin_snapshots(store, _targets(store, fit))
-    a, b = class_pair
-    return plot_margin_snapshots([("", snaps)], class_pair, f"Margins to the {a}-vs-{b} boundary")
-
-
-def _margin_figure(comparison: Comparison) -> ComparisonFigure | None:
-    rows = []
-    pair: tuple[int, int] = (0, 1)
-    for result in comparison.groups:
-        run = result.group.runs[0]
-        a, b = run.config.get("monitor", {}).get("class_pair", (0, 1))
-        pair = (int(a), int(b))
-        fit = _run_value(run, "fit_step")
-        with run.run.store(readonly=True) as store:
-            snaps = margin_snapshots(store, _targets(store, fit))
-        if any(s is not None for s in snaps):
-            rows.append((result.group.label, snaps))
-    if not rows:
-        return None
-    fig, _ = plot_margin_snapshots(
-        rows, pair, f"Fig. 2 — margins to the {pair[0]}-vs-{pair[1]} boundary, per weight decay"
-    )
-    return ComparisonFigure(
-        "fig2_margins.png",
-        "Fig. 2: margins",
-        f"Sakamoto & Sato's Fig. 2 on these runs: signed distances (⟨w_a − w_b, h⟩ + b_a − b_b)/"
-        f"‖w_a − w_b‖ of the class-{pair[0]} and class-{pair[1]} samples, training (left "
-        f"halves) and held-out (right halves), at the memorisation step (the recorded step "
-        f"nearest to train accuracy ≥ 0.99) and at the end; the first run (seed) of each group.",
-        fig,
-    )
-
-
-def summarize_study(comparison: Comparison) -> ComparisonSummary:
-    """The weight-decay experiment's own part of a comparison: two tables, Figs. 3, 4, 2."""
-    s = study(comparison)
-    return ComparisonSummary(
-        tables=(_claims_table(s), _delay_table(s)), figures=tuple(_figures(comparison, s))
-    )

@@ -1,6 +1,6 @@
 """Figures of the weight-decay study (Sakamoto & Sato, Figs. 2–4), drawn from computed data.
 
-Nothing here opens a store or computes a statistic: :mod:`infodyn.experiments.weight_decay_study`
+Nothing here opens a store or computes a statistic: :mod:`infodyn.experiments.weight_decay_report`
 turns runs into :class:`BandPanel`\\ s and :class:`MarginSnapshot`\\ s, these functions draw them.
 """
 
