@@ -151,6 +151,40 @@ def test_cli_reports_a_bad_config_without_a_traceback(tmp_path: Path) -> None:
     )
 
 
+def test_a_crash_then_resume_records_exactly_what_an_uninterrupted_run_does(
+    tmp_path: Path,
+) -> None:
+    """Model, AdamW, the batch order (ShuffledBatches) and RNG come back from the checkpoint."""
+    from infodyn.experiments.weight_decay import WEIGHT_DECAY
+    from infodyn.loop import RunLoop
+
+    overrides = [item for item in TINY if item != "--set"] + ["steps=24"]
+    overrides += ["monitor.checkpoint_every=10", "monitor.information_plane=false"]
+    config = build_config(WeightDecayConfig, overrides)
+
+    def records(run: RunDir) -> tuple[list[tuple], list[tuple]]:
+        with run.store(readonly=True) as store:
+            scalars = [(r.step, r.split, r.metric, r.layer, r.value) for r in store.scalars()]
+            arrays = [(a.step, a.split, a.metric, a.value.tolist()) for a in store.arrays()]
+        return scalars, arrays
+
+    reference = RunDir.create(tmp_path / "reference", config.model_dump(mode="json"))
+    RunLoop(WEIGHT_DECAY, config, reference).run()
+
+    class Crash(Exception):
+        pass
+
+    def crash_at_15(step: int, total: int) -> None:
+        if step == 15:
+            raise Crash
+
+    crashed = RunDir.create(tmp_path / "crashed", config.model_dump(mode="json"))
+    with pytest.raises(Crash):
+        RunLoop(WEIGHT_DECAY, config, crashed, progress=crash_at_15).run()
+    RunLoop(WEIGHT_DECAY, config, crashed).run()
+    assert records(crashed) == records(reference)
+
+
 def test_shuffled_batches_cycle_epochs_and_resume_exactly() -> None:
     batches = ShuffledBatches(7, 3, seed=5)
     epoch = torch.cat([batches.next() for _ in range(3)])
