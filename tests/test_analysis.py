@@ -66,3 +66,45 @@ def test_grokking_steps_with_missing_or_unreached_splits(tmp_path: Path) -> None
         assert grokking_steps(store) == GrokkingSteps(10, None)
         _fill(store, "test", [(0, 0.1), (10, 0.5)])
         assert grokking_steps(store) == GrokkingSteps(10, None)
+
+
+def test_gain_step_is_relative_to_the_runs_own_start_and_end() -> None:
+    from infodyn.analysis import gain_step
+
+    steps = np.array([30, 0, 10, 20])  # any order
+    values = np.array([0.9, 0.1, 0.5, 0.81])
+    # gain 0.8 from 0.1: 90 % of it is reached at 0.82 -> step 30, not 20 (0.81)
+    assert gain_step(steps, values) == 30
+    assert gain_step(steps, values, fraction=0.5) == 10
+    assert gain_step(np.array([0, 10]), np.array([0.5, 0.5])) is None  # no gain
+    assert gain_step(np.array([0]), np.array([0.5])) is None
+    assert gain_step(np.array([0, 10]), np.array([math.nan, 0.9])) is None
+    with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\], got 1.5"):
+        gain_step(steps, values, fraction=1.5)
+
+
+def test_drop_step_starts_at_the_peak_and_skips_nan() -> None:
+    from infodyn.analysis import drop_step
+
+    steps = np.arange(6) * 10
+    values = np.array([1.0, 4.0, math.nan, 3.0, 1.9, 2.5])
+    assert drop_step(steps, values) == 40  # peak 4 at 10; first value <= 2 after it
+    assert drop_step(steps, values, baseline=2.5) == 30  # <= 4 - 0.75
+    assert drop_step(steps, np.array([1.0, 4.0, 3.0, 3.0, 3.0, 3.0])) is None
+    assert drop_step(steps, np.full(6, math.nan)) is None
+    assert drop_step(steps, values, baseline=5.0) is None  # peak not above the baseline
+
+
+def test_power_law_fit_recovers_the_exponent_and_drops_missing_pairs() -> None:
+    from infodyn.analysis import power_law_fit
+
+    lam = np.array([0.01, 0.01, 0.1, 0.1, 1.0, 1.0, 0.5])
+    steps = 50.0 / lam * np.array([1.1, 0.9, 1.1, 0.9, 1.1, 0.9, math.nan])
+    fit = power_law_fit(lam, steps)
+    assert fit is not None
+    assert fit.slope == pytest.approx(-1.0, abs=1e-12)  # the ±10 % noise is symmetric
+    assert fit.n == 6 and fit.stderr is not None and fit.stderr > 0
+    expected = np.polyfit(np.log(lam[:6]), np.log(steps[:6]), 1)
+    assert (fit.slope, fit.intercept) == pytest.approx(tuple(expected))
+    assert power_law_fit(np.array([0.1, 0.1]), np.array([3.0, 4.0])) is None  # one λ only
+    assert power_law_fit(np.array([0.1]), np.array([3.0])) is None

@@ -130,6 +130,21 @@ def test_compare_report_in_browser(chromium: str, tmp_path: Path, screenshots: P
     _assert_reads_well(out / "compare.html", screenshots / "compare-report.png", images=2)
 
 
+def test_weight_decay_study_page_in_browser(
+    chromium: str, tmp_path: Path, screenshots: Path
+) -> None:
+    """The experiment's own tables and Figs. 3, 4, 2 after the generic figures."""
+    from study_helpers import study_run
+
+    runs = [str(study_run(tmp_path, lam, seed).root) for lam in (0.02, 0.1) for seed in (0, 1)]
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, ["compare", *runs, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = len(list((out / "figures").glob("*.png")))
+    assert figures >= 5  # generic families + fig3, fig4, fig2
+    _assert_reads_well(out / "compare.html", screenshots / "weight-decay-study.png", images=figures)
+
+
 def test_the_check_catches_broken_images_errors_and_blank_pages(
     chromium: str, tmp_path: Path
 ) -> None:

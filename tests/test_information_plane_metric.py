@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from infodyn.functional.dependence import mutual_information, nhsic
-from infodyn.metrics.information_plane import KEYS, InformationPlane
+from infodyn.metrics.information_plane import KEYS, InformationPlane, information_plane_keys
 from streaming import merged_and_single
 
 Batch = tuple[Tensor, Tensor, Tensor]
@@ -33,9 +33,11 @@ def _cat(batches: list[Batch]) -> Batch:
     return features, inputs, labels
 
 
-def _assert_equal(got: dict[str, Tensor], expected: dict[str, Tensor]) -> None:
-    assert list(got) == list(KEYS)
-    for key in KEYS:
+def _assert_equal(
+    got: dict[str, Tensor], expected: dict[str, Tensor], keys: tuple[str, ...] = KEYS
+) -> None:
+    assert list(got) == list(keys)
+    for key in keys:
         assert got[key].shape == ()
         assert got[key].item() == pytest.approx(float(expected[key]), abs=1e-12), key
 
@@ -66,8 +68,30 @@ def test_values_are_the_functional_estimators_on_the_kept_rows() -> None:
 
 def test_streamed_batches_equal_one_shot_on_the_concatenation() -> None:
     batches = _batches(4)
-    for kwargs in ({}, {"estimator": "binned", "num_bins": 5, "nhsic_batch_size": 50}):
-        _assert_equal(_run(batches, **kwargs), _run([_cat(batches)], **kwargs))
+    for kwargs in (
+        {},
+        {"estimator": "binned", "num_bins": 5, "nhsic_batch_size": 50},
+        {"estimator": "kl", "nhsic_batch_size": 50},
+    ):
+        keys = information_plane_keys(str(kwargs.get("estimator", "ksg")))
+        _assert_equal(_run(batches, **kwargs), _run([_cat(batches)], **kwargs), keys)
+
+
+def test_mi_keys_name_a_non_default_estimator() -> None:
+    """KL values are stored as mi_zx_kl …, never under the KSG names; nHSIC keys stay."""
+    features, inputs, labels = _cat(_batches(3))
+    got = _run(_batches(3), estimator="kl", nhsic_batch_size=30, nhsic_shuffle_seed=None)
+    assert list(got) == [
+        "mi_zx_kl", "mi_zy_kl", "redundant_information_kl",
+        "nhsic_zx", "nhsic_zy", "nhsic_redundant",
+    ]  # fmt: skip
+    x = inputs.flatten(1)
+    mi_zx = mutual_information(features, x, estimator="kl").item()
+    mi_zy = mutual_information(features, labels, estimator="kl").item()
+    assert got["mi_zx_kl"].item() == pytest.approx(mi_zx, abs=1e-12)
+    assert got["redundant_information_kl"].item() == pytest.approx(mi_zx - mi_zy, abs=1e-12)
+    assert InformationPlane(estimator="kl").output_keys == information_plane_keys("kl")
+    assert information_plane_keys("binned")[0] == "mi_zx_binned"
 
 
 def test_keeps_the_first_max_samples_rows() -> None:

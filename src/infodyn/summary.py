@@ -1,16 +1,18 @@
-"""What an experiment says about one of its runs: headlines, step markers, extra figures.
+"""What an experiment says about its runs: headlines, step markers, extra figures and tables.
 
 Figures, the run report, ``infodyn run``/``list`` and ``infodyn compare`` show a run through a
 :class:`RunSummary`. The experiment computes it from the store (e.g. grokking finds the steps
 at which train accuracy fit and test accuracy generalised); the viewers only draw what it
-holds, so no viewer knows any experiment by name.
+holds, so no viewer knows any experiment by name. Across the runs of ``infodyn compare`` an
+experiment may add figures and tables of its own: a :class:`ComparisonSummary`, which the
+comparison page shows after its generic content and ``compare.json`` records.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_MARKERS",
+    "ComparisonFigure",
+    "ComparisonSummary",
+    "ComparisonTable",
     "FigureSpec",
     "Headline",
     "Marker",
@@ -141,3 +146,70 @@ class RunSummary:
     def headline(self, key: str) -> Headline | None:
         """The headline called ``key``, or None."""
         return next((h for h in self.headlines if h.key == key), None)
+
+
+@dataclass(frozen=True, eq=False)
+class ComparisonFigure:
+    """A figure an experiment draws across the runs of a comparison.
+
+    Attributes:
+        filename: PNG name inside the comparison's ``figures/`` (made unique if taken).
+        title: Short title, the image's alt text.
+        caption: One paragraph for the page: what is drawn and from which runs.
+        figure: The drawn ``matplotlib.figure.Figure`` (saved at the report's resolution).
+    """
+
+    filename: str
+    title: str
+    caption: str
+    figure: Any
+
+
+@dataclass(frozen=True, eq=False)
+class ComparisonTable:
+    """A table an experiment computes across the groups of a comparison.
+
+    Attributes:
+        key: Stable machine name; ``compare.json`` holds the table under ``tables[key]``.
+        title: Heading on the page.
+        caption: One paragraph under the heading: how the numbers were computed.
+        columns: Column headings, the first one over the row labels.
+        rows: Display text, one tuple per row, as long as ``columns``.
+        record: JSON-encodable values for ``compare.json`` beside the display text (e.g. a
+            fitted slope with its standard error); NaN is not JSON, use None.
+
+    Raises:
+        ValueError: A row whose length differs from ``columns``.
+    """
+
+    key: str
+    title: str
+    caption: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.columns):
+                raise ValueError(
+                    f"table {self.key!r}: row {i} has {len(row)} cells but there are "
+                    f"{len(self.columns)} columns; give one cell per column"
+                )
+
+
+@dataclass(frozen=True, eq=False)
+class ComparisonSummary:
+    """An experiment's own reading of the runs of one comparison.
+
+    Returned by :meth:`infodyn.experiments.base.Experiment.summarize_comparison`; ``infodyn
+    compare`` shows the tables, then the figures, after its generic content, and writes both
+    into ``compare.json`` (``tables`` and ``experiment_figures``).
+
+    Attributes:
+        tables: Tables, in page order.
+        figures: Figures, in page order.
+    """
+
+    tables: tuple[ComparisonTable, ...] = ()
+    figures: tuple[ComparisonFigure, ...] = ()

@@ -16,6 +16,7 @@ from rich.table import Table
 from infodyn.compare.build import Comparison, build_comparison, series_label
 from infodyn.compare.load import CompareError, load_runs
 from infodyn.compare.output import default_out_dir, write_comparison
+from infodyn.summary import ComparisonTable
 
 __all__ = ["compare"]
 
@@ -53,6 +54,17 @@ def _table(comparison: Comparison) -> Table:
         ]
         at = f" @ {next(iter(steps)):,}" if one_step else ""
         table.add_row(escape(f"final {series_label(key)}{at}"), *map(escape, cells))
+    return table
+
+
+def _experiment_table(own: ComparisonTable) -> Table:
+    table = Table(
+        title=own.title, title_justify="left", caption=own.caption, caption_justify="left"
+    )
+    for column in own.columns:
+        table.add_column(escape(column))
+    for row in own.rows:
+        table.add_row(*map(escape, row))
     return table
 
 
@@ -104,7 +116,16 @@ def compare(
             f"finished ({escape(counts)})",
             highlight=False,
         )
-    Console().print(_table(comparison))
+    console = Console()
+    console.print(_table(comparison))
+    for own in outputs.part.summary.tables:
+        console.print(_experiment_table(own))
+    if outputs.part.error is not None:
+        _errors.print(
+            f"[yellow]note:[/] the experiment's own tables and figures failed: "
+            f"{escape(outputs.part.error)}",
+            highlight=False,
+        )
     for figure in outputs.figures:
         typer.echo(f"figure: {figure}")
     typer.echo(f"record: {outputs.record}")

@@ -1,5 +1,9 @@
 """Write a comparison to a folder: ``compare.html``, ``compare.json`` and ``figures/*.png``.
 
+The experiment's own tables and figures (:mod:`infodyn.compare.extension`) are written with
+the generic ones: their PNGs in ``figures/``, the tables and figure paths in ``compare.json``
+(``tables``, ``experiment_figures``), both on the page after the generic content.
+
 Every file is written atomically (:func:`infodyn.rundir.atomic_write_bytes`), so a reader
 sees the previous comparison or the new one, never half a file.
 """
@@ -8,17 +12,24 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from infodyn.compare.build import Comparison
+from infodyn.compare.extension import (
+    ExperimentPart,
+    experiment_part,
+    table_record,
+    write_experiment_figures,
+)
 from infodyn.compare.figures import CompareFigure, draw_comparison_figures, group_colors
 from infodyn.compare.load import CompareError
 from infodyn.compare.report import write_compare_page
 from infodyn.compare.stats import ValueStats
 from infodyn.rundir import atomic_write_text, new_run_dir
+from infodyn.summary import ComparisonSummary
 
 __all__ = [
     "PAGE_NAME",
@@ -37,12 +48,21 @@ RECORD_FORMAT = "infodyn-compare-v1"
 
 @dataclass(frozen=True)
 class CompareOutputs:
-    """The files of one written comparison."""
+    """The files of one written comparison.
+
+    Attributes:
+        directory: The output folder.
+        page: ``compare.html``.
+        record: ``compare.json``.
+        figures: Every PNG: the generic figures, then the experiment's own.
+        part: What the experiment added (its tables, or the error its part raised).
+    """
 
     directory: Path
     page: Path
     record: Path
     figures: tuple[Path, ...]
+    part: ExperimentPart = field(default_factory=lambda: ExperimentPart(ComparisonSummary()))
 
 
 def default_out_dir(parent: Path = Path("."), *, now: datetime | None = None) -> Path:
@@ -72,13 +92,19 @@ def _stats(s: ValueStats) -> dict[str, Any]:
     }
 
 
-def comparison_record(comparison: Comparison, figures: list[CompareFigure]) -> dict[str, Any]:
+def comparison_record(
+    comparison: Comparison,
+    figures: list[CompareFigure],
+    part: ExperimentPart | None = None,
+    experiment_figures: list[CompareFigure] | None = None,
+) -> dict[str, Any]:
     """The machine-readable form of a comparison (what ``compare.json`` holds).
 
     Per group: its grouping values, runs, headline statistics, and per shared series the
     final-value statistics with the alignment (``shared_steps``, ``dropped``). Statistics are
     over the group's runs; ``std`` is the sample std (null for fewer than 2 values); NaN is
-    written as null.
+    written as null. Then the experiment's own part: ``tables`` (``{key: {title, caption,
+    columns, rows, …its record}}``), ``experiment_figures`` and ``experiment_error``.
 
     Example:
         >>> from infodyn.compare.demo import demo_comparison
@@ -87,7 +113,13 @@ def comparison_record(comparison: Comparison, figures: list[CompareFigure]) -> d
         >>> g["label"], g["n"], g["headlines"]["final_test_accuracy"]["n"], g["final"][0]["dropped"]
         ('weight_decay=0.1', 3, 3, 1)
     """
-    directory = figures[0].path.parent.parent if figures else None
+    every_figure = [*figures, *(experiment_figures or [])]
+    directory = every_figure[0].path.parent.parent if every_figure else None
+
+    def relative(f: CompareFigure) -> str:
+        return str(f.path.relative_to(directory)) if directory else str(f.path)
+
+    part = part if part is not None else ExperimentPart(ComparisonSummary())
     groups = []
     for r in comparison.groups:
         final = []
@@ -135,19 +167,24 @@ def comparison_record(comparison: Comparison, figures: list[CompareFigure]) -> d
             {"name": s.name, "state": s.state, "error": s.error} for s in comparison.loaded.skipped
         ],
         "groups": groups,
-        "figures": [
-            str(f.path.relative_to(directory)) if directory else str(f.path) for f in figures
-        ],
+        "figures": [relative(f) for f in figures],
+        "tables": {t.key: table_record(t) for t in part.summary.tables},
+        "experiment_figures": [relative(f) for f in experiment_figures or []],
+        "experiment_error": part.error,
     }
 
 
-def write_comparison(comparison: Comparison, out: Path) -> CompareOutputs:
+def write_comparison(
+    comparison: Comparison, out: Path, *, part: ExperimentPart | None = None
+) -> CompareOutputs:
     """Draw the figures, then write ``compare.json`` and ``compare.html`` into ``out``.
 
     Args:
         comparison: From :func:`infodyn.compare.build.build_comparison`.
         out: The folder (created with its parents); files of an earlier comparison there are
             replaced.
+        part: The experiment's own tables and figures; None asks the runs' experiment
+            (:func:`infodyn.compare.extension.experiment_part`).
 
     Raises:
         CompareError: ``out`` is an existing file.
@@ -155,13 +192,22 @@ def write_comparison(comparison: Comparison, out: Path) -> CompareOutputs:
     if out.exists() and not out.is_dir():
         raise CompareError(f"--out {out} is a file; pass a folder for the comparison's files")
     out.mkdir(parents=True, exist_ok=True)
+    part = experiment_part(comparison) if part is None else part
     figures = draw_comparison_figures(comparison, out / "figures")
+    taken = {f.path.name for f in figures}
+    own = write_experiment_figures(part.summary, out / "figures", taken)
     record = out / RECORD_NAME
     atomic_write_text(
         record,
-        json.dumps(comparison_record(comparison, figures), indent=2, allow_nan=False) + "\n",
+        json.dumps(comparison_record(comparison, figures, part, own), indent=2, allow_nan=False)
+        + "\n",
     )
     page = write_compare_page(
-        comparison, figures, group_colors(len(comparison.groups)), out / PAGE_NAME
+        comparison,
+        figures,
+        group_colors(len(comparison.groups)),
+        out / PAGE_NAME,
+        part=part,
+        experiment_figures=own,
     )
-    return CompareOutputs(out, page, record, tuple(f.path for f in figures))
+    return CompareOutputs(out, page, record, tuple(f.path for f in [*figures, *own]), part)

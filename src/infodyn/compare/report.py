@@ -14,8 +14,10 @@ from pathlib import Path
 
 from infodyn._html import PAGE_CSS, escape
 from infodyn.compare.build import Comparison, GroupResult, series_label
+from infodyn.compare.extension import ExperimentPart
 from infodyn.compare.figures import BAND_TEXT, CompareFigure, alignment_notes
 from infodyn.rundir import atomic_write_text
+from infodyn.summary import ComparisonTable
 
 __all__ = ["compare_page", "write_compare_page"]
 
@@ -27,6 +29,8 @@ table.grid th, table.grid td { padding-right: 1.4em; }
 table.grid td.num { text-align: right; white-space: nowrap; }
 table.grid thead th { border-bottom: 1px solid #ccc; text-align: right; }
 table.grid thead th:first-child { text-align: left; }
+table.grid.own thead th, table.grid.own td { text-align: left; }
+table.grid.own td.short { white-space: nowrap; }
 .swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px;
           margin-right: 0.4em; vertical-align: -0.1em; }
 .step { color: #888; font-size: 0.85em; }
@@ -125,6 +129,47 @@ def _figures(figures: Sequence[CompareFigure]) -> str:
     return "".join(parts)
 
 
+# Cells up to this long (a number ± its spread) stay on one line; longer text wraps.
+_SHORT_CELL = 32
+_SHORT = " class='short'"
+
+
+def _experiment_table(table: ComparisonTable) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in table.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<th>{escape(cell)}</th>"
+            if i == 0
+            else f"<td{_SHORT if len(cell) <= _SHORT_CELL else ''}>{escape(cell)}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in table.rows
+    )
+    return (
+        f"<h3>{escape(table.title)}</h3><p class='sub'>{escape(table.caption)}</p>"
+        f"<div class='wide'><table class='grid own'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def _experiment_section(
+    comparison: Comparison, part: ExperimentPart | None, figures: Sequence[CompareFigure]
+) -> str:
+    """The experiment's own tables, then figures, after the generic content; or its error."""
+    if part is None or (not part.summary.tables and not figures and part.error is None):
+        return ""
+    heading = f"<h2>{escape(comparison.experiment)}: the experiment's own tables and figures</h2>"
+    if part.error is not None:
+        return (
+            f"{heading}<p class='warn'>The experiment's own comparison failed: "
+            f"{escape(part.error)}. Everything above is unaffected.</p>"
+        )
+    tables = "".join(_experiment_table(t) for t in part.summary.tables)
+    return f"{heading}{tables}{_figures(figures)}"
+
+
 def _grouped_by(comparison: Comparison) -> str:
     if not comparison.keys:
         return "one group: the runs' configs differ in nothing but the seed"
@@ -147,6 +192,8 @@ def compare_page(
     colors: Sequence[tuple[float, float, float, float]],
     *,
     now: datetime | None = None,
+    part: ExperimentPart | None = None,
+    experiment_figures: Sequence[CompareFigure] = (),
 ) -> str:
     """The HTML of the comparison page.
 
@@ -155,6 +202,8 @@ def compare_page(
         figures: The PNGs to embed, from :func:`infodyn.compare.figures.draw_comparison_figures`.
         colors: The group colours of the figures (RGBA), for the tables' swatches.
         now: The time written on the page (UTC now by default).
+        part: The experiment's own tables (or its error), shown after the final values.
+        experiment_figures: The experiment's own PNGs, shown after its tables.
 
     Example:
         >>> from infodyn.compare.demo import demo_comparison
@@ -200,6 +249,7 @@ written {when:%Y-%m-%d %H:%M} UTC</p>
 <p class="sub">Mean ± sample std over the group's runs at the last step all of them recorded
 (shown after @).</p>
 {_grid(head, _final_rows(comparison))}
+{_experiment_section(comparison, part, experiment_figures)}
 <h2>Step alignment</h2>
 {alignment}
 <h2>Inputs</h2>
@@ -214,7 +264,13 @@ def write_compare_page(
     figures: Sequence[CompareFigure],
     colors: Sequence[tuple[float, float, float, float]],
     path: Path,
+    *,
+    part: ExperimentPart | None = None,
+    experiment_figures: Sequence[CompareFigure] = (),
 ) -> Path:
     """Write :func:`compare_page` to ``path`` atomically and return ``path``."""
-    atomic_write_text(path, compare_page(comparison, figures, colors))
+    page = compare_page(
+        comparison, figures, colors, part=part, experiment_figures=experiment_figures
+    )
+    atomic_write_text(path, page)
     return path

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import torch
 from pydantic import Field, field_validator
@@ -21,7 +21,10 @@ from infodyn.config import StrictConfig
 from infodyn.monitor import Probe
 from infodyn.schedules import Schedule
 from infodyn.store import RunStore
-from infodyn.summary import RunSummary
+from infodyn.summary import ComparisonSummary, RunSummary
+
+if TYPE_CHECKING:
+    from infodyn.compare.build import Comparison
 
 __all__ = [
     "BatchSource",
@@ -164,6 +167,18 @@ class Experiment(ABC, Generic[ConfigT, SetupT]):
     @abstractmethod
     def summarize(self, store: RunStore, config: ConfigT) -> RunSummary:
         """Headline values and figure markers of a (finished or running) run."""
+
+    def summarize_comparison(self, comparison: Comparison) -> ComparisonSummary:
+        """Figures and tables of the experiment's own across the runs of ``infodyn compare``.
+
+        Called when every compared run belongs to this experiment, after the generic
+        comparison (groups, seed bands, headline statistics) is built; what it returns is
+        shown after the page's generic content and recorded in ``compare.json``. The
+        ``comparison`` holds each group's curves and headline statistics and, per run, its
+        config, :class:`~infodyn.summary.RunSummary` and run directory (for arrays). The
+        default adds nothing.
+        """
+        return ComparisonSummary()
 
 
 _REGISTRY: dict[str, Experiment[Any, Any]] = {}

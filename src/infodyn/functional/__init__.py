@@ -26,6 +26,7 @@ from infodyn.functional.dependence import (
     mutual_information,
     nhsic,
 )
+from infodyn.functional.kl_entropy import kl_entropy, kl_weights
 from infodyn.functional.matrix_info import (
     MatrixInformationResult,
     hdr,
@@ -71,6 +72,8 @@ __all__ = [
     "hdr",
     "head_rows",
     "hsic",
+    "kl_entropy",
+    "kl_weights",
     "layer_transfer_entropy",
     "linear_cka",
     "linear_kernel",

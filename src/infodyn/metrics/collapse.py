@@ -29,8 +29,23 @@ from infodyn.functional.collapse_stats import (
 )
 from infodyn.metrics._lazy import LazyWidthMetric
 
-#: Every key ``NeuralCollapse.compute`` can return.
+#: Every measure ``NeuralCollapse`` can compute (``rnc1`` is returned as :func:`rnc1_key`).
 ALL_MEASURES = (*MEASURES, "nc4")
+
+
+def rnc1_key(norm: RNC1Norm = "mean") -> str:
+    """The name RNC1 is returned and stored under: ``rnc1`` (mean norm) or ``rnc1_max``.
+
+    Sakamoto & Sato's paper divides V_W by B_g² = sup‖g(x)‖², their code by the squared mean
+    norm; the two differ by the ratio of the largest to the mean norm squared, so values of
+    the two readings must never share a name. The default (the code's) keeps the plain name.
+
+    Example:
+        >>> rnc1_key("mean"), rnc1_key("max")
+        ('rnc1', 'rnc1_max')
+    """
+    check_choice("norm", norm, RNC1_NORMS)
+    return "rnc1" if norm == "mean" else f"rnc1_{norm}"
 
 
 class NeuralCollapse(LazyWidthMetric):
@@ -71,7 +86,9 @@ class NeuralCollapse(LazyWidthMetric):
         measures: names from ``ALL_MEASURES``; None means all. ``nc3``/``nc4`` are returned only
             when ``update`` received ``head_weight`` (and ``nc4`` only from the second pass).
         rnc1_norm: ``"mean"`` (authors' code, default) or ``"max"`` (paper's B_g): the scale
-            RNC1 divides by (see ``functional.collapse.rnc1``).
+            RNC1 divides by (see ``functional.collapse.rnc1``). The value is returned as
+            ``rnc1`` for the default and as ``rnc1_max`` for ``"max"`` (:func:`rnc1_key`), so
+            every stored record names the normalisation that produced it.
         num_features: d, if known; sizes the states up front (otherwise at the first
             ``update``, and again after each ``reset()``).
         reference: (d,) the fixed shift r, identical on all ranks; None means zeros.
@@ -221,7 +238,8 @@ class NeuralCollapse(LazyWidthMetric):
 
     def compute(self) -> dict[str, Tensor]:
         """A flat dict of 0-d float64 tensors named like the functions in
-        ``infodyn.functional.collapse``, for the chosen ``measures`` whose inputs were given."""
+        ``infodyn.functional.collapse``, for the chosen ``measures`` whose inputs were given;
+        RNC1 under :func:`rnc1_key` of ``rnc1_norm`` (``rnc1`` or ``rnc1_max``)."""
         stats = self._stats()
         _check_classes(stats.counts)
         have_head = self._head_weight is not None
@@ -232,7 +250,8 @@ class NeuralCollapse(LazyWidthMetric):
         if "nc4" in self.measures and float(self.nc4_samples) > 0:
             out["nc4"] = self.nc4_mismatches / self.nc4_samples
         self._nc4_means = _class_means(stats).detach().clone()
-        return {m: out[m] for m in self.measures if m in out}
+        names = {"rnc1": rnc1_key(self.rnc1_norm)}
+        return {names.get(m, m): out[m] for m in self.measures if m in out}
 
     def reset(self) -> None:
         """Clear the statistics and the remembered head; keep the class means NC4 uses."""

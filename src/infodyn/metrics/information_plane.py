@@ -22,6 +22,24 @@ from infodyn.functional._chunking import check_chunk_size
 from infodyn.functional.dependence import _ESTIMATORS, mutual_information, nhsic
 
 KEYS = ("mi_zx", "mi_zy", "redundant_information", "nhsic_zx", "nhsic_zy", "nhsic_redundant")
+_MI_KEYS = KEYS[:3]
+_DEFAULT_ESTIMATOR = "ksg"
+
+
+def information_plane_keys(estimator: str = _DEFAULT_ESTIMATOR) -> tuple[str, ...]:
+    """The keys ``InformationPlane(estimator=...).compute()`` returns, in order.
+
+    The MI keys name their estimator unless it is the default KSG, so a stored value always
+    says how it was drawn: ``mi_zx`` (KSG/Ross), ``mi_zx_kl`` (Kozachenko–Leonenko entropies,
+    Sakamoto & Sato's estimator), ``mi_zx_binned``. The nHSIC keys have no estimator.
+
+    Example:
+        >>> information_plane_keys("kl")[:3]
+        ('mi_zx_kl', 'mi_zy_kl', 'redundant_information_kl')
+    """
+    check_choice("estimator", estimator, _ESTIMATORS)
+    suffix = "" if estimator == _DEFAULT_ESTIMATOR else f"_{estimator}"
+    return (*(f"{key}{suffix}" for key in _MI_KEYS), *KEYS[3:])
 
 
 class InformationPlane(Metric):
@@ -34,8 +52,11 @@ class InformationPlane(Metric):
     At ``compute``:
 
     * ``mi_zx``, ``mi_zy`` (nats): ``infodyn.functional.dependence.mutual_information`` on
-      whitened PCA projections (KSG, or Ross's discrete variant for Y; or binned), and
-      ``redundant_information = mi_zx − mi_zy``.
+      whitened PCA projections (KSG, or Ross's discrete variant for Y), and
+      ``redundant_information = mi_zx − mi_zy``. With another ``estimator`` the three keys
+      carry its name — ``mi_zx_kl`` … for Sakamoto & Sato's Kozachenko–Leonenko estimator,
+      ``mi_zx_binned`` … for bins — so records never mix estimators under one name
+      (:func:`information_plane_keys`).
     * ``nhsic_zx``, ``nhsic_zy``: ``nhsic`` (Gaussian kernels σ = 5, centred linear label
       kernel, ε = 1e-5) on batches of ``nhsic_batch_size`` rows (100 in the paper), averaged;
       ``nhsic_redundant = nhsic_zx − nhsic_zy``. The kept rows are first put in a fixed random
@@ -48,7 +69,7 @@ class InformationPlane(Metric):
 
     Args:
         max_samples: rows kept (default 1000).
-        estimator: ``"ksg"`` (default) or ``"binned"`` for the two MI values.
+        estimator: ``"ksg"`` (default), ``"kl"`` or ``"binned"`` for the two MI values.
         k: neighbours of the KSG estimator (default 5).
         project_dim: PCA dimension for Z and X before MI (default 4; None keeps all columns).
         num_bins: bins per dimension for ``"binned"`` (default 30).
@@ -89,7 +110,7 @@ class InformationPlane(Metric):
         self,
         *,
         max_samples: int = 1000,
-        estimator: Literal["ksg", "binned"] = "ksg",
+        estimator: Literal["ksg", "kl", "binned"] = "ksg",
         k: int = 5,
         project_dim: int | None = 4,
         num_bins: int = 30,
@@ -158,8 +179,13 @@ class InformationPlane(Metric):
             self.kept_inputs.append(x[:room].clone())
             self.kept_labels.append(y[:room].clone())
 
+    @property
+    def output_keys(self) -> tuple[str, ...]:
+        """The keys :meth:`compute` returns (:func:`information_plane_keys` of the estimator)."""
+        return information_plane_keys(self.estimator)
+
     def compute(self) -> dict[str, Tensor]:
-        """The six values of ``KEYS`` as 0-d float64 tensors (MI in nats)."""
+        """The six values of :attr:`output_keys` as 0-d float64 tensors (MI in nats)."""
         if isinstance(self.kept_features, list) and not self.kept_features:
             raise RuntimeError(_NO_DATA)
         z = dim_zero_cat(self.kept_features)[: self.max_samples]
@@ -186,14 +212,8 @@ class InformationPlane(Metric):
                 z, x, y = z[order], x[order], y[order]
             nhsic_zx = nhsic(z, x, **kernel_options)
             nhsic_zy = nhsic(z, y, num_classes=self.num_classes, **kernel_options)
-        return {
-            "mi_zx": mi_zx,
-            "mi_zy": mi_zy,
-            "redundant_information": mi_zx - mi_zy,
-            "nhsic_zx": nhsic_zx,
-            "nhsic_zy": nhsic_zy,
-            "nhsic_redundant": nhsic_zx - nhsic_zy,
-        }
+        values = (mi_zx, mi_zy, mi_zx - mi_zy, nhsic_zx, nhsic_zy, nhsic_zx - nhsic_zy)
+        return dict(zip(self.output_keys, values, strict=True))
 
 
 _NO_DATA = (

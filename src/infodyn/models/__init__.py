@@ -1,6 +1,6 @@
 """Small reference models used by the experiments."""
 
-from infodyn.models.mlp import ModularMLP
+from infodyn.models.mlp import ModularMLP, ReLUMLP, scale_parameters
 from infodyn.models.transformer import ModularTransformer
 
-__all__ = ["ModularMLP", "ModularTransformer"]
+__all__ = ["ModularMLP", "ModularTransformer", "ReLUMLP", "scale_parameters"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -27,3 +28,53 @@ class ModularMLP(nn.Module):
 
     def forward(self, pairs: Tensor) -> Tensor:
         return self.head(self.act(self.hidden(self.embed(pairs).flatten(1))))
+
+
+class ReLUMLP(nn.Module):
+    """Flatten → [Linear → ReLU] × ``depth`` → linear head: Sakamoto & Sato's toy MLP.
+
+    With ``depth=2`` and ``hidden_dim=200`` this is the network of their Figs. 2–4
+    (Flatten → 200 → ReLU → 200 → ReLU → C). The features neural collapse reads are the
+    head's input (the last ReLU's output); ``head`` holds the class vectors.
+
+    Example:
+        >>> import torch
+        >>> net = ReLUMLP(input_dim=64, num_classes=10)
+        >>> net(torch.zeros(3, 1, 8, 8)).shape, net.head.in_features
+        (torch.Size([3, 10]), 200)
+    """
+
+    def __init__(
+        self, input_dim: int, num_classes: int, *, hidden_dim: int = 200, depth: int = 2
+    ) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1 hidden layer, got {depth}")
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = input_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden_dim), nn.ReLU()]
+            width = hidden_dim
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(hidden_dim, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+
+@torch.no_grad()
+def scale_parameters(model: nn.Module, factor: float) -> nn.Module:
+    """Multiply every parameter of ``model`` by ``factor`` in place; returns ``model``.
+
+    Sakamoto & Sato (after Liu et al.'s Omnigrok) scale *all* initial parameters, biases
+    included, by ``init_scale`` = 8: the large initialisation is what makes the network
+    memorise first and generalise only once weight decay has shrunk it.
+
+    Example:
+        >>> net = scale_parameters(nn.Linear(2, 1), 0.0)
+        >>> net.weight.abs().sum().item() + net.bias.abs().sum().item()
+        0.0
+    """
+    for parameter in model.parameters():
+        parameter.mul_(factor)
+    return model

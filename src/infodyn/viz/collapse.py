@@ -24,6 +24,7 @@ _COLLAPSE_PANELS: tuple[Panel, ...] = (
         True,
         (
             ("rnc1", "RNC1 = V_W/s²", "tab:red"),
+            ("rnc1_max", "RNC1 = V_W/max‖h‖²", "tab:pink"),
             ("nc1_trace", "V_W/V_B", "tab:orange"),
             ("nc1", "NC1 = tr(Σ_W Σ_B⁺)/C", "tab:purple"),
             ("cdnv", "CDNV", "tab:brown"),
@@ -61,6 +62,9 @@ _IB_PANELS: tuple[Panel, ...] = (
             ("mi_zx", "I(Z;X)", "tab:blue"),
             ("mi_zy", "I(Z;Y)", "tab:orange"),
             ("redundant_information", "I(Z;X) − I(Z;Y)", "tab:red"),
+            ("mi_zx_kl", "I(Z;X), KL entropies", "tab:purple"),
+            ("mi_zy_kl", "I(Z;Y), KL entropies", "tab:brown"),
+            ("redundant_information_kl", "I(Z;X) − I(Z;Y), KL entropies", "tab:pink"),
         ),
     ),
     (
