@@ -294,12 +294,24 @@ def transfer_entropy(
 
 
 class TransferEntropySignificance(NamedTuple):
-    """Observed TE with its surrogate null distribution, all (m, n) float64 (bits or p)."""
+    """Observed TE with its surrogate null distribution (bits, or p for ``p_value``).
+
+    Attributes:
+        te: (m, n) observed TE of every pair.
+        p_value: (m, n) surrogate p-value of every pair.
+        null_mean: (m, n) mean over surrogates of each pair's TE.
+        null_std: (m, n) population std over surrogates of each pair's TE.
+        null_pair_mean: (n_surrogates,) each surrogate's TE averaged over all m·n pairs: the
+            null distribution of the layer-pair mean (pairs share each surrogate's reordering,
+            so this is not a mean of independent pair nulls and its spread is not
+            ``null_std`` averaged).
+    """
 
     te: Tensor
     p_value: Tensor
     null_mean: Tensor
     null_std: Tensor
+    null_pair_mean: Tensor
 
 
 SurrogateMethod = Literal["shuffle", "circular"]
@@ -352,7 +364,8 @@ def transfer_entropy_null(
 
     Returns:
         :class:`TransferEntropySignificance` with ``te``, ``p_value``, ``null_mean``,
-        ``null_std`` (population std over surrogates), each (m, n) float64.
+        ``null_std`` (population std over surrogates), each (m, n) float64, and
+        ``null_pair_mean`` (n_surrogates,), each surrogate's mean over all pairs.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -390,4 +403,5 @@ def transfer_entropy_null(
         p_value=(1.0 + exceed.double()) / (1.0 + n_surrogates),
         null_mean=null.mean(0),
         null_std=null.std(0, correction=0),
+        null_pair_mean=null.mean(dim=(1, 2)),
     )
