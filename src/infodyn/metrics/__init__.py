@@ -8,9 +8,10 @@ and restored into a fresh metric built with the same arguments with
 from infodyn.metrics._state import load_metric_state_dict, metric_state_dict
 from infodyn.metrics.collapse import NeuralCollapse
 from infodyn.metrics.information_plane import InformationPlane
+from infodyn.metrics.layer_transfer_entropy import LayerTransferEntropy, SurrogateTest
 from infodyn.metrics.matrix_information import MatrixInformation
 from infodyn.metrics.richness import Richness
-from infodyn.metrics.transfer_entropy import LayerTransferEntropy, TransferEntropy
+from infodyn.metrics.transfer_entropy import TransferEntropy
 
 __all__ = [
     "InformationPlane",
@@ -18,6 +19,7 @@ __all__ = [
     "MatrixInformation",
     "NeuralCollapse",
     "Richness",
+    "SurrogateTest",
     "TransferEntropy",
     "load_metric_state_dict",
     "metric_state_dict",
