@@ -90,3 +90,12 @@ def test_spearman_is_none_where_undefined_and_rejects_bad_input() -> None:
         spearman([1.0, 2.0, 3.0], [1.0, 2.0])
     with pytest.raises(ValueError, match="must be finite"):
         spearman([1.0, float("nan"), 3.0], [1.0, 2.0, 3.0])
+
+
+def test_a_given_whole_series_null_is_reused_for_the_last_growing_window() -> None:
+    x, y = _series(120, seed=4)
+    whole = transfer_entropy_null(x, y, 21, 9)
+    fresh = transfer_entropy_windows(x, y, 3, growing=True, n_surrogates=21, seed=9)
+    reused = transfer_entropy_windows(x, y, 3, growing=True, n_surrogates=21, seed=9, whole=whole)
+    for a, b in zip(fresh, reused, strict=True):
+        assert torch.equal(a, b)

@@ -393,7 +393,9 @@ def transfer_entropy_null(
         k = idx.shape[0]
         # (N, k·m): surrogate j's reordered source in columns j·m … (j+1)·m − 1, counted
         # against the unchanged target by the same product as the observed TE.
-        stacked = s[idx.reshape(-1)].reshape(k, n_obs, m).permute(1, 0, 2).reshape(n_obs, k * m)
+        # Rows in (t, surrogate) order give (N, k, m) contiguous: no transposing copy. Row
+        # gathers with index_select are ~20x faster than advanced indexing for uint8 rows.
+        stacked = s.index_select(0, idx.T.reshape(-1)).reshape(n_obs, k * m)
         counts = _counts_from_block(_joint_block(stacked, p, f, _EXACT_ROWS), n)
         null[lo : lo + k] = transfer_entropy_from_counts(counts).reshape(k, m, n)
     # Identical counts give bit-identical TE, so ties compare exactly; allow for round-off only.

@@ -25,7 +25,12 @@ import torch
 from torch import Tensor
 
 from infodyn._validation import check_int
-from infodyn.functional.te import SurrogateMethod, _check_pair, transfer_entropy_null
+from infodyn.functional.te import (
+    SurrogateMethod,
+    TransferEntropySignificance,
+    _check_pair,
+    transfer_entropy_null,
+)
 
 __all__ = ["TransferEntropyWindows", "transfer_entropy_windows", "window_bounds"]
 
@@ -79,6 +84,7 @@ def transfer_entropy_windows(
     seed: int = 0,
     method: SurrogateMethod = "shuffle",
     delay: int = 1,
+    whole: TransferEntropySignificance | None = None,
 ) -> TransferEntropyWindows:
     """TE of each window of a series against the surrogate null of that window.
 
@@ -97,6 +103,9 @@ def transfer_entropy_windows(
         seed: seed of every window's surrogate generator.
         method: ``"shuffle"`` or ``"circular"``, as in ``transfer_entropy_null``.
         delay: source→target lag.
+        whole: ``transfer_entropy_null`` of the whole series with the same settings, when the
+            caller has it: reused for a window that spans the whole series (the last growing
+            window) instead of being computed again.
 
     Returns:
         :class:`TransferEntropyWindows`, each field (P,).

@@ -319,6 +319,7 @@ class LayerTransferEntropy(LazyWidthMetric):
                     seed=null.seed,
                     method=null.method,
                     delay=self.delay,
+                    whole=sig,
                 )
                 out[f"te_{kind}_mean"] = w.te_mean
                 out[f"te_{kind}_null_mean"] = w.null_mean
