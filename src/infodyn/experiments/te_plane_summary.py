@@ -31,7 +31,8 @@ __all__ = ["claim_headlines", "claim_verdicts", "summarize_te_plane"]
 #: ρ at or beyond this magnitude counts as a clear monotone relation over the epochs.
 STRONG_RHO = 0.5
 
-_RHO = "{:+.2f}"
+# No "+" sign: infodyn compare formats a headline's std with the same pattern.
+_RHO = "{:.2f}"
 _FRACTION = "{:.2f}"
 _BITS = "{:.2e}"
 
@@ -42,8 +43,8 @@ def claim_headlines(claims: TEClaims, delay: int) -> tuple[Headline, ...]:
     rows = (
         ("rho_te_epoch", f"ρ(TE, epoch), {lag}", claims.rho_epoch, _RHO),
         ("rho_excess_epoch", f"ρ(TE − null, epoch), {lag}", claims.rho_epoch_excess, _RHO),
-        ("z_first", f"TE vs null z, first epoch, {lag}", claims.z_first, "{:+.1f}"),
-        ("z_late", f"TE vs null z, last half, {lag}", claims.z_late, "{:+.1f}"),
+        ("z_first", f"TE vs null z, first epoch, {lag}", claims.z_first, "{:.1f}"),
+        ("z_late", f"TE vs null z, last half, {lag}", claims.z_late, "{:.1f}"),
         ("rho_te_loss", f"ρ(TE, train loss), {lag}", claims.rho_loss, _RHO),
         ("rho_te_accuracy", f"ρ(TE, train accuracy), {lag}", claims.rho_accuracy, _RHO),
         ("rho_excess_loss", f"ρ(TE − null, train loss), {lag}", claims.rho_loss_excess, _RHO),

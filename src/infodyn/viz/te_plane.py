@@ -241,7 +241,12 @@ def plot_te_significance(store: RunStore, steps_per_epoch: int) -> tuple[Figure,
         left.set_ylabel("excess TE (bits, mean over neuron pairs)")
         _sci(left)
         right.axhline(0.05, color="0.3", linestyle=":", label="0.05 (null level)")
-        right.set_ylim(-0.02, 1.02)
+        highest = max(
+            (float(p.sig_fraction.max()) for p in rec.pairs.values() if p.sig_fraction is not None),
+            default=0.0,
+        )
+        # Fractions near the 0.05 chance level would be flat lines on a 0-1 axis.
+        right.set_ylim(0.0, min(1.0, max(0.1, 1.15 * highest)))
         right.set_title(f"Neuron pairs with p < 0.05 — {_lag_title(rec.delay)}")
         right.set_ylabel("fraction of neuron pairs")
         for ax in row:
