@@ -68,7 +68,31 @@ def test_claims_on_known_trends(tmp_path: Path) -> None:
         lag0 = te_claims(store, read_lag(store, 0))
         assert lag0.rho_epoch == pytest.approx(1.0) and lag0.z_first is None  # no null stored
         text = " ".join(claim_verdicts(claims, 1))
-        assert "TE decreases with training: yes (ρ(TE, epoch) = -1.00" in text
+        assert "TE decreases with training: yes, staying above its null (z vs null +" in text
+        assert "ρ(TE, epoch) = -1.00" in text
         assert "falls by 1.50e-02 bits within an epoch and its null by 1.50e-02 (mostly" in text
         with pytest.raises(LookupError, match="no te_mean_lag2 records"):
             read_lag(store, 2)
+
+
+@pytest.mark.parametrize(
+    ("z_first", "z_late", "word"),
+    [
+        (40.0, -3.0, "yes, from above its null to it"),
+        (0.5, -1.0, "no, at its null throughout"),
+        (80.0, 20.0, "yes, staying above its null"),
+        (20.0, 80.0, "no, above its null and not falling"),
+    ],
+)
+def test_the_decrease_verdict_is_judged_against_the_null(
+    z_first: float, z_late: float, word: str
+) -> None:
+    from infodyn.te_analysis import TEClaims
+
+    rest = ("rho_loss", "rho_accuracy", "rho_loss_excess", "rho_accuracy_excess", "above_null")
+    rest += ("sig_fraction", "growing_drop", "growing_null_drop", "segment_excess_drop")
+    claims = TEClaims(
+        epochs=10, rho_epoch=-0.1, rho_epoch_excess=-0.2, z_first=z_first, z_late=z_late,
+        segment_first_higher=None, **dict.fromkeys(rest),
+    )  # fmt: skip
+    assert f"TE decreases with training: {word} (" in claim_verdicts(claims, 1)[0]

@@ -77,6 +77,24 @@ def _z(value: float | None) -> str:
     return "undefined" if value is None else f"{value:+.1f}"
 
 
+#: z above this is above the null (about its 97.7th percentile for a normal null).
+ABOVE_NULL_Z = 2.0
+
+
+def _decrease(claims: TEClaims) -> str:
+    """Did TE fall over training, judged against its null where there is one."""
+    first, late = claims.z_first, claims.z_late
+    if first is None or late is None:
+        return _direction(claims.rho_epoch, -1)
+    if first > ABOVE_NULL_Z >= late:
+        return "yes, from above its null to it"
+    if first <= ABOVE_NULL_Z and late <= ABOVE_NULL_Z:
+        return "no, at its null throughout"
+    if late < first:
+        return "yes, staying above its null"
+    return "no, above its null and not falling"
+
+
 def _direction(value: float | None, sign: int) -> str:
     """'yes' when ρ is at least STRONG_RHO in the claimed direction, else 'weak' or 'no'."""
     if value is None:
@@ -89,10 +107,10 @@ def claim_verdicts(claims: TEClaims, delay: int) -> list[str]:
     """One sentence per claim for one delay, with its numbers."""
     lag = f"lag {delay}" + (" (paper)" if delay == 1 else " (infodyn extension)")
     out = [
-        f"{lag} — TE decreases with training: {_direction(claims.rho_epoch, -1)} "
-        f"(ρ(TE, epoch) = {_rho(claims.rho_epoch)}; TE − null: "
-        f"{_direction(claims.rho_epoch_excess, -1)}, ρ = {_rho(claims.rho_epoch_excess)}; "
-        f"z vs null {_z(claims.z_first)} in epoch 1, {_z(claims.z_late)} over the last half).",
+        f"{lag} — TE decreases with training: {_decrease(claims)} (z vs null "
+        f"{_z(claims.z_first)} in epoch 1, {_z(claims.z_late)} over the last half; "
+        f"ρ(TE, epoch) = {_rho(claims.rho_epoch)}, ρ(TE − null, epoch) = "
+        f"{_rho(claims.rho_epoch_excess)}).",
         f"{lag} — TE tracks the loss: {_direction(claims.rho_loss, +1)} "
         f"(ρ(TE, loss) = {_rho(claims.rho_loss)}, ρ(TE, accuracy) = "
         f"{_rho(claims.rho_accuracy)}; TE − null vs loss ρ = {_rho(claims.rho_loss_excess)}).",
