@@ -69,6 +69,7 @@ def naive_null(
         p_value=(1.0 + exceed.double()) / (1.0 + n_surrogates),
         null_mean=null.mean(0),
         null_std=null.std(0, correction=0),
+        null_pair_mean=null.mean(dim=(1, 2)),
     )
 
 
@@ -89,7 +90,10 @@ def test_batched_null_equals_naive_loop(method: str, delay: int) -> None:
     x = torch.cat([x, random_binary(300, 2, 0.2, seed=2)], dim=1)
     result = transfer_entropy_null(x, y, n_surrogates=25, seed=7, method=method, delay=delay)
     assert_same(result, naive_null(x, y, 25, 7, method, delay))
-    assert all(v.shape == (5, 2) and v.dtype == torch.float64 for v in result)
+    assert all(v.shape == (5, 2) and v.dtype == torch.float64 for v in result[:4])
+    assert result.null_pair_mean.shape == (25,) and result.null_pair_mean.dtype == torch.float64
+    # the pair mean of the per-pair null means is the mean of the surrogates' pair means
+    torch.testing.assert_close(result.null_pair_mean.mean(), result.null_mean.mean())
 
 
 def test_naive_loop_depends_on_the_permutations() -> None:

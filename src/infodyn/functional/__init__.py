@@ -55,6 +55,12 @@ from infodyn.functional.te_layers import (
     layer_transfer_entropy,
     te_information_plane,
 )
+from infodyn.functional.te_trends import spearman
+from infodyn.functional.te_windows import (
+    TransferEntropyWindows,
+    transfer_entropy_windows,
+    window_bounds,
+)
 
 __all__ = [
     "CollapseStats",
@@ -62,6 +68,7 @@ __all__ = [
     "MatrixInformationResult",
     "RichnessResult",
     "TransferEntropySignificance",
+    "TransferEntropyWindows",
     "TransitionCounts",
     "between_class_variance",
     "binarize",
@@ -97,10 +104,13 @@ __all__ = [
     "parameter_norm",
     "richness",
     "rnc1",
+    "spearman",
     "te_information_plane",
     "transfer_entropy",
     "transfer_entropy_from_counts",
     "transfer_entropy_null",
+    "transfer_entropy_windows",
     "transition_counts",
+    "window_bounds",
     "within_class_variance",
 ]

@@ -294,12 +294,24 @@ def transfer_entropy(
 
 
 class TransferEntropySignificance(NamedTuple):
-    """Observed TE with its surrogate null distribution, all (m, n) float64 (bits or p)."""
+    """Observed TE with its surrogate null distribution (bits, or p for ``p_value``).
+
+    Attributes:
+        te: (m, n) observed TE of every pair.
+        p_value: (m, n) surrogate p-value of every pair.
+        null_mean: (m, n) mean over surrogates of each pair's TE.
+        null_std: (m, n) population std over surrogates of each pair's TE.
+        null_pair_mean: (n_surrogates,) each surrogate's TE averaged over all m·n pairs: the
+            null distribution of the layer-pair mean (pairs share each surrogate's reordering,
+            so this is not a mean of independent pair nulls and its spread is not
+            ``null_std`` averaged).
+    """
 
     te: Tensor
     p_value: Tensor
     null_mean: Tensor
     null_std: Tensor
+    null_pair_mean: Tensor
 
 
 SurrogateMethod = Literal["shuffle", "circular"]
@@ -352,7 +364,8 @@ def transfer_entropy_null(
 
     Returns:
         :class:`TransferEntropySignificance` with ``te``, ``p_value``, ``null_mean``,
-        ``null_std`` (population std over surrogates), each (m, n) float64.
+        ``null_std`` (population std over surrogates), each (m, n) float64, and
+        ``null_pair_mean`` (n_surrogates,), each surrogate's mean over all pairs.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -380,7 +393,9 @@ def transfer_entropy_null(
         k = idx.shape[0]
         # (N, k·m): surrogate j's reordered source in columns j·m … (j+1)·m − 1, counted
         # against the unchanged target by the same product as the observed TE.
-        stacked = s[idx.reshape(-1)].reshape(k, n_obs, m).permute(1, 0, 2).reshape(n_obs, k * m)
+        # Rows in (t, surrogate) order give (N, k, m) contiguous: no transposing copy. Row
+        # gathers with index_select are ~20x faster than advanced indexing for uint8 rows.
+        stacked = s.index_select(0, idx.T.reshape(-1)).reshape(n_obs, k * m)
         counts = _counts_from_block(_joint_block(stacked, p, f, _EXACT_ROWS), n)
         null[lo : lo + k] = transfer_entropy_from_counts(counts).reshape(k, m, n)
     # Identical counts give bit-identical TE, so ties compare exactly; allow for round-off only.
@@ -390,4 +405,5 @@ def transfer_entropy_null(
         p_value=(1.0 + exceed.double()) / (1.0 + n_surrogates),
         null_mean=null.mean(0),
         null_std=null.std(0, correction=0),
+        null_pair_mean=null.mean(dim=(1, 2)),
     )

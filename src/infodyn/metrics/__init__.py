@@ -8,10 +8,11 @@ and restored into a fresh metric built with the same arguments with
 from infodyn.metrics._state import load_metric_state_dict, metric_state_dict
 from infodyn.metrics.collapse import NeuralCollapse
 from infodyn.metrics.information_plane import InformationPlane
+from infodyn.metrics.layer_transfer_entropy import LayerTransferEntropy, SurrogateTest
 from infodyn.metrics.margins import ClassPairMargins
 from infodyn.metrics.matrix_information import MatrixInformation
 from infodyn.metrics.richness import Richness
-from infodyn.metrics.transfer_entropy import LayerTransferEntropy, TransferEntropy
+from infodyn.metrics.transfer_entropy import TransferEntropy
 
 __all__ = [
     "ClassPairMargins",
@@ -20,6 +21,7 @@ __all__ = [
     "MatrixInformation",
     "NeuralCollapse",
     "Richness",
+    "SurrogateTest",
     "TransferEntropy",
     "load_metric_state_dict",
     "metric_state_dict",

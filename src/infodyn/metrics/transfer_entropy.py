@@ -1,23 +1,22 @@
-"""Streaming transfer entropy: count tables accumulated batch by batch, in processing order."""
+"""Streaming transfer entropy of one source/target pair: count tables accumulated batch by batch.
+
+The layer-stack metric built on it is :class:`infodyn.metrics.LayerTransferEntropy`
+(:mod:`infodyn.metrics.layer_transfer_entropy`).
+"""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from infodyn._validation import check_choice, check_int
-from infodyn.functional.binarize import SCOPES, Scope, binarize
-from infodyn.functional.neurons import neuron_series
+from infodyn._validation import check_int
 from infodyn.functional.te import (
     TransitionCounts,
     transfer_entropy_from_counts,
     transition_counts,
 )
-from infodyn.functional.te_layers import LayerPairTransferEntropy, te_information_plane
 from infodyn.metrics._lazy import LazyWidthMetric
 
 _COUNT_FIELDS = TransitionCounts._fields
@@ -161,133 +160,3 @@ class TransferEntropy(LazyWidthMetric):
         counts = TransitionCounts(*(getattr(self, name) for name in _COUNT_FIELDS))
         te = transfer_entropy_from_counts(counts)
         return {"te": te, "te_mean": te.mean(), "te_max": te.max(), "te_sum": te.sum()}
-
-
-class LayerTransferEntropy(LazyWidthMetric):
-    """Streaming TE for every adjacent pair of a layer stack, binarised batch by batch.
-
-    Each batch's activations are reduced to neurons (:func:`~infodyn.functional.neuron_series`:
-    conv → channel mean), binarised at the ``q`` percentile of the layer in that batch (the
-    ``layer_batch`` scope, or per neuron with ``scope="neuron"``) and streamed into one
-    :class:`TransferEntropy` per adjacent pair, built at construction and sized by the first
-    batch. With ``softmax_output`` the softmax of the logits is the last layer. ``compute``
-    returns, per pair ``"a->b"``, ``te_mean``/``te_max``/``te_sum`` and the matrix ``te``; per
-    hidden layer, the TE-plane coordinates of
-    :func:`~infodyn.functional.te_information_plane`: ``te_in`` (TE from the layer before) and
-    ``te_out`` (TE to the layer after), both pair means in bits.
-
-    Args:
-        layers: module names in forward order (outputs are captured by the monitor).
-        q: binarisation percentile (default 0.95).
-        scope: ``"layer"`` (default) or ``"neuron"`` threshold within each batch.
-        softmax_output: append softmax(logits) as the output layer (default True).
-        delay: source→target lag (default 1).
-
-    Example:
-        >>> metric = LayerTransferEntropy(["h"], softmax_output=True)
-        >>> g = torch.Generator().manual_seed(0)
-        >>> for _ in range(3):
-        ...     h, logits = torch.randn(50, 4, generator=g), torch.randn(50, 3, generator=g)
-        ...     metric.update({"h": h}, logits)
-        >>> sorted(metric.compute())
-        ['h->softmax']
-    """
-
-    is_differentiable = False
-    higher_is_better = None
-    full_state_update = False
-    inputs = ("activations", "logits")
-
-    def __init__(
-        self,
-        layers: Sequence[str],
-        *,
-        q: float = 0.95,
-        scope: Scope = "layer",
-        softmax_output: bool = True,
-        delay: int = 1,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.layers = tuple(layers)
-        self.stack = (*self.layers, "softmax") if softmax_output else self.layers
-        if len(self.stack) < 2:
-            raise ValueError(
-                f"layers {list(layers)} give {len(self.stack)} layer(s); TE needs at least an "
-                f"adjacent pair (add a layer or set softmax_output=True)"
-            )
-        if not 0.0 < q < 1.0:
-            raise ValueError(f"q must lie in (0, 1), got {q}")
-        self.q, self.softmax_output = q, softmax_output
-        self.scope: Scope = check_choice("scope", scope, SCOPES)
-        self.delay = check_int("delay", delay, minimum=0)
-        self.adjacent = tuple(itertools.pairwise(self.stack))
-        self.pair_names = tuple(self.pair_name(a, b) for a, b in self.adjacent)
-        # A list, not a dict keyed by pair name: module names such as "block.0" contain dots,
-        # which nn.ModuleDict rejects.
-        self.pairs = nn.ModuleList(TransferEntropy(delay=self.delay) for _ in self.adjacent)
-
-    @staticmethod
-    def pair_name(source: str, target: str) -> str:
-        return f"{source}->{target}"
-
-    def update(self, activations: Mapping[str, Tensor], logits: Tensor | None = None) -> None:
-        """Add one batch: ``activations`` maps each layer name to its (B, …) output."""
-        missing = [name for name in self.layers if name not in activations]
-        if missing:
-            raise ValueError(
-                f"activations has no entry for layer(s) {missing}; got {list(activations)}"
-            )
-        layer_values = {name: neuron_series(activations[name]) for name in self.layers}
-        if self.softmax_output:
-            if logits is None:
-                raise ValueError(
-                    "logits are needed for softmax_output=True; pass the model's output"
-                )
-            layer_values["softmax"] = logits.softmax(dim=-1)
-        self._follow_device(layer_values[self.stack[0]].device)
-        binary = {
-            name: binarize(x.detach(), self.q, scope=self.scope) for name, x in layer_values.items()
-        }
-        for pair, (source, target) in zip(self._pairs(), self.adjacent, strict=True):
-            pair.update(binary[source], binary[target])
-
-    def forward(self, *args: Any, **kwargs: Any) -> None:
-        """Accumulate like :meth:`update`; returns None."""
-        self.update(*args, **kwargs)
-
-    def _pairs(self) -> list[TransferEntropy]:
-        return [pair for pair in self.pairs if isinstance(pair, TransferEntropy)]
-
-    def reset(self) -> None:
-        """Clear every pair's counts and stream tail."""
-        super().reset()
-        for pair in self._pairs():
-            pair.reset()
-
-    def compute(self) -> dict[str, dict[str, Tensor]]:
-        """Nested values: outer key = layer pair ``"a->b"`` or hidden layer, inner = metric."""
-        out: dict[str, dict[str, Tensor]] = {}
-        summaries = []
-        for pair, name, (source, target) in zip(
-            self._pairs(), self.pair_names, self.adjacent, strict=True
-        ):
-            values = pair.compute()
-            out[name] = values
-            summaries.append(
-                LayerPairTransferEntropy(
-                    source,
-                    target,
-                    values["te"],
-                    float(values["te_mean"]),
-                    float(values["te_max"]),
-                    float(values["te_sum"]),
-                )
-            )
-        device = out[self.pair_names[0]]["te"].device
-        for layer, (te_in, te_out) in te_information_plane(summaries, statistic="mean").items():
-            out[layer] = {
-                "te_in": torch.tensor(te_in, dtype=torch.float64, device=device),
-                "te_out": torch.tensor(te_out, dtype=torch.float64, device=device),
-            }
-        return out
