@@ -55,6 +55,8 @@ def infer_group_keys(
     ``seed`` never counts: runs that differ only in it are repeats of one setting. For the runs
     of one sweep the differing keys are its grid keys, so both rules agree; for plain run
     directories only the differing keys remain; for a mix the union keeps every difference.
+    A differing key that follows from the others (e.g. ``steps`` derived from the dataset)
+    splits no group further and is left out, so the labels name only what was chosen.
 
     Args:
         runs: The runs.
@@ -70,6 +72,9 @@ def infer_group_keys(
         >>> infer_group_keys([run({"seed": 0, "optim": {"lr": 0.1}, "steps": 9}),
         ...                   run({"seed": 1, "optim": {"lr": 0.01}, "steps": 9})])
         ('optim.lr',)
+        >>> infer_group_keys([run({"data": "iris", "steps": 90}),
+        ...                   run({"data": "wine", "steps": 99})], swept_keys=["data"])
+        ('data',)
     """
     flats = [_flat(r) for r in runs]
     every_key = sorted({k for flat in flats for k in flat})
@@ -79,7 +84,15 @@ def infer_group_keys(
         if k != _SEED_KEY and len({_canonical(f.get(k, _ABSENT)) for f in flats}) > 1
     ]
     keys = list(dict.fromkeys(swept_keys))
-    return (*keys, *(k for k in differing if k not in keys))
+    for key in differing:
+        if key not in keys and _partition(flats, [*keys, key]) != _partition(flats, keys):
+            keys.append(key)
+    return tuple(keys)
+
+
+def _partition(flats: Sequence[dict[str, Any]], keys: Sequence[str]) -> int:
+    """How many groups ``keys`` make of the runs."""
+    return len({tuple(_canonical(f.get(k, _ABSENT)) for k in keys) for f in flats})
 
 
 def check_group_keys(runs: Sequence[ComparedRun], keys: Sequence[str]) -> None:
