@@ -5,6 +5,7 @@ The public surface, by layer (compute → monitor → store → draw):
 - :mod:`infodyn.functional` — pure, differentiable estimators (``matrix_entropy``, ``mir``, …).
 - :mod:`infodyn.metrics` — ``torchmetrics.Metric`` classes that stream and reduce across ranks.
 - :mod:`infodyn.losses` — information terms as training losses.
+- :func:`measure` — every family of a classifier from one pass over a loader, in one call.
 - :func:`evaluate` — one forward pass per batch feeds any set of metrics; their values back.
 - :class:`ActivationCapture`, :class:`Monitor`, :class:`Probe`, :func:`every`,
   :func:`log_spaced` — hooks and schedules that record metrics while a model trains, from a
@@ -17,6 +18,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from infodyn.capture import ActivationCapture, find_classifier_head
 from infodyn.evaluation import evaluate
+from infodyn.measurement import Measurement
+from infodyn.measuring import MeasureCaps, measure
 from infodyn.monitor import Monitor, Probe
 from infodyn.rundir import RunDir
 from infodyn.schedules import every, log_spaced
@@ -29,6 +32,8 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = [
     "ActivationCapture",
+    "MeasureCaps",
+    "Measurement",
     "Monitor",
     "Probe",
     "RunDir",
@@ -38,4 +43,5 @@ __all__ = [
     "every",
     "find_classifier_head",
     "log_spaced",
+    "measure",
 ]

@@ -38,7 +38,7 @@ from infodyn.schedules import Schedule
 from infodyn.store import Array, Mode, RunStore, Scalar
 from infodyn.tap import ModelTap, metric_inputs, metric_layers, model_device
 
-__all__ = ["LiveStep", "Monitor", "Probe", "batches_of"]
+__all__ = ["LiveStep", "Monitor", "Probe", "batches_of", "metric_records"]
 
 
 @dataclass
@@ -274,7 +274,7 @@ class Monitor:
         probe = self.probes[name]
         default_layer = self.features_layer if "features" in probe.inputs else ""
         measured: dict[str, float] = {}
-        for layer, key, tensor in _records(value, default_layer):
+        for layer, key, tensor in metric_records(value, default_layer):
             if tensor.numel() == 1:
                 measured[f"{key}@{layer}" if layer != default_layer else key] = float(tensor)
                 self._pending.append(Scalar(step, split, key, float(tensor), layer, mode))
@@ -311,7 +311,7 @@ class Monitor:
             self._pending, self._pending_arrays = [], []
 
 
-def _records(value: object, default_layer: str) -> Iterator[tuple[str, str, Tensor]]:
+def metric_records(value: object, default_layer: str) -> Iterator[tuple[str, str, Tensor]]:
     """(layer, metric, tensor) triples of a flat or layer-nested ``compute()`` result."""
     if not isinstance(value, Mapping):
         raise TypeError(

@@ -1,0 +1,357 @@
+"""``infodyn.measure``: every family of one model, from one pass over a loader.
+
+The four families and what each records:
+
+============  ==================================================================  ==============
+family        metrics                                                             samples
+============  ==================================================================  ==============
+``matrix``    MIR, HDR, matrix entropies and MI of features vs head rows          first batches
+``te``        TE between every adjacent pair of ``layers`` (and the softmax)      all, in order
+``collapse``  NC1–NC4, RNC1, …; the information plane (MI and nHSIC estimates)    all; IB subset
+``richness``  D_LR, its curves and the feature spectrum                           seeded subset
+============  ==================================================================  ==============
+
+One forward pass per batch, in eval mode, feeds the metrics of every chosen family
+(:class:`infodyn.tap.ModelTap` captures the union of what they need once).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchmetrics import Metric
+
+from infodyn._validation import check_int
+from infodyn.batches import BatchFn, as_pairs
+from infodyn.capture import _module_by_name
+from infodyn.layer_trace import LayerTrace, trace_layers
+from infodyn.measurement import Measured, Measurement
+from infodyn.metrics import (
+    InformationPlane,
+    LayerTransferEntropy,
+    MatrixInformation,
+    NeuralCollapse,
+    Richness,
+)
+from infodyn.metrics.subset import SampleSubset
+from infodyn.monitor import metric_records
+from infodyn.store import RunStore
+from infodyn.tap import ModelTap, model_device
+
+__all__ = ["FAMILIES", "Family", "MeasureCaps", "measure"]
+
+Family = Literal["matrix", "te", "collapse", "richness"]
+#: The families :func:`measure` knows, in the order it reports them.
+FAMILIES: tuple[Family, ...] = ("matrix", "te", "collapse", "richness")
+
+
+@dataclass(frozen=True)
+class MeasureCaps:
+    """How many samples the estimators that grow faster than linearly in them take.
+
+    Attributes:
+        matrix_batches: MIR/HDR are the mean over the first this many batches, each batch one
+            Gram matrix (the papers' mini-batch computation; the values depend on the batch
+            size, so compare runs at equal batch size).
+        richness_samples: D_LR on a seeded random subset of this many samples.
+        ib_samples: The information plane (KSG MI, nHSIC) on a seeded random subset.
+        seed: Seed of both subsets.
+    """
+
+    matrix_batches: int = 16
+    richness_samples: int = 2048
+    ib_samples: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int("matrix_batches", self.matrix_batches, minimum=1)
+        check_int("richness_samples", self.richness_samples, minimum=3)
+        check_int("ib_samples", self.ib_samples, minimum=10)
+        check_int("seed", self.seed)
+
+
+def _pass_length(loader: Iterable[Any]) -> int | None:
+    """Samples in one pass over ``loader`` when a DataLoader says so; else None."""
+    if not isinstance(loader, DataLoader):
+        return None
+    try:
+        if loader.batch_size is not None and loader.drop_last:
+            return len(loader) * loader.batch_size
+        return len(loader.sampler)  # type: ignore[arg-type]
+    except TypeError:  # an iterable dataset or a sampler without a length
+        return None
+
+
+def _families(families: str | Sequence[str]) -> tuple[tuple[Family, ...], bool]:
+    """The chosen families in canonical order, and whether they were asked for by name."""
+    if families == "all":
+        return FAMILIES, False
+    chosen = [families] if isinstance(families, str) else list(families)
+    unknown = sorted(set(chosen) - set(FAMILIES))
+    if unknown or not chosen:
+        raise ValueError(
+            f"families: unknown {unknown or chosen!r}; choose 'all' or some of {list(FAMILIES)}"
+        )
+    return tuple(f for f in FAMILIES if f in chosen), True
+
+
+def _subset_caption(what: str, size: int, total: int | None, seed: int) -> str:
+    if total is None:
+        return f"{what}: the first {size} samples (the loader's length is unknown)"
+    if size >= total:
+        return f"{what}: all {total} samples"
+    return f"{what}: {size} of {total} samples, seeded random (seed {seed})"
+
+
+def _num_classes(model: nn.Module, head: str, num_classes: int | None) -> int:
+    weight = _module_by_name(model, head, "head").weight
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 2:
+        raise ValueError(f"head: module {head!r} has no 2-D `weight`; name a Linear layer")
+    rows = int(weight.shape[0])
+    if num_classes is not None and num_classes != rows:
+        raise ValueError(
+            f"num_classes={num_classes} but the head {head!r} has {rows} rows (one per class); "
+            f"name the classifier head with head='...' or drop num_classes"
+        )
+    return rows
+
+
+def _te_layers(trace: LayerTrace, layers: Sequence[str] | None, head: str) -> tuple[str, ...]:
+    if layers is not None:
+        return tuple(layers)
+    return tuple(name for name in trace.per_sample() if name != head)
+
+
+def measure(
+    model: nn.Module,
+    loader: Iterable[Any],
+    *,
+    families: str | Sequence[str] = "all",
+    num_classes: int | None = None,
+    layers: Sequence[str] | None = None,
+    features: str | None = None,
+    head: str | None = None,
+    store: RunStore | str | Path | None = None,
+    device: torch.device | str | None = None,
+    batch_fn: BatchFn | None = None,
+    caps: MeasureCaps | None = None,
+) -> Measurement:
+    """Measure a classifier with every chosen family in ONE pass over ``loader``.
+
+    The model runs once per batch in eval mode (dropout off, BatchNorm on its running
+    statistics; its mode is restored afterwards) without gradients; hooks capture what the
+    chosen families need and every metric is fed from that pass:
+
+    * ``matrix`` — :class:`~infodyn.metrics.MatrixInformation` (MIR, HDR, the matrix entropies
+      and mutual information of the feature Gram and the Gram of the labels' head rows), mean
+      over the first ``caps.matrix_batches`` batches.
+    * ``te`` — :class:`~infodyn.metrics.LayerTransferEntropy` over adjacent pairs of
+      ``layers`` and the softmax output, samples in the loader's order as the time axis, each
+      batch binarised at its 95th percentile.
+    * ``collapse`` — :class:`~infodyn.metrics.NeuralCollapse` (all samples) and the
+      information plane :class:`~infodyn.metrics.InformationPlane` (a seeded subset).
+    * ``richness`` — :class:`~infodyn.metrics.Richness` (D_LR) on a seeded subset.
+
+    Args:
+        model: A classifier: ``model(inputs)`` returns logits ``(N, classes)``.
+        loader: Batches of ``(inputs, labels)``, dicts, or anything ``batch_fn`` reads.
+        families: ``"all"`` or some of ``"matrix"``, ``"te"``, ``"collapse"``,
+            ``"richness"``. With ``"all"``, a family the model cannot give (e.g. TE with no
+            per-sample layer besides the head) is skipped with the reason in
+            ``result.skipped``; named explicitly, it is an error.
+        num_classes: Checked against the head's rows (default: taken from them).
+        layers: TE layers, in forward order. Default: the model's Linear and Conv layers in the
+            order one traced batch calls them (not registration order), the head excluded,
+            leaving out Linear layers applied per token ((N, tokens, d) outputs).
+        features: Module whose *input* is the feature matrix (default: the head).
+        head: The classifier head, a Linear with one weight row per class. Default: the last
+            Linear called whose output is the model's output.
+        store: A :class:`~infodyn.RunStore` or a path to one (created if missing): every
+            value is also written there at step 0, split ``"eval"``.
+        device: Move the model there first (in place, as ``model.to``); default: where the
+            model is. Batches are moved to the model's device.
+        batch_fn: ``batch -> (inputs, labels)`` for loaders yielding something else.
+        caps: The sample caps (:class:`MeasureCaps`); the ones applied are stated in
+            ``result.caps``.
+
+    Returns:
+        A :class:`~infodyn.measurement.Measurement`.
+
+    Example:
+        >>> from torch.utils.data import DataLoader, TensorDataset
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x, y = torch.randn(300, 6, generator=g), torch.arange(300) % 3
+        >>> net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU(),
+        ...                     nn.Linear(8, 3))
+        >>> result = measure(net, DataLoader(TensorDataset(x, y), batch_size=100))
+        >>> result.families
+        ('matrix', 'te', 'collapse', 'richness')
+        >>> 0.0 <= result["mir@4:input"] <= 1.0, "te_mean@0->2" in result.scalars
+        (True, True)
+    """
+    chosen, named = _families(families)
+    caps = caps if caps is not None else MeasureCaps()
+    if device is not None:
+        model.to(_check_device(device))
+    target = model_device(model)
+    pairs = as_pairs(loader, batch_fn, target)
+    try:
+        first = next(pairs)
+    except StopIteration:
+        raise ValueError("loader is empty; pass at least one batch") from None
+    trace = trace_layers(model, first[0])
+    head = head if head is not None else (trace.head or _no_head(trace))
+    classes = _num_classes(model, head, num_classes)
+    total = _pass_length(loader)
+
+    metrics: dict[str, tuple[Family, Metric]] = {}
+    skipped: dict[str, str] = {}
+    captions: dict[str, str] = {}
+    batch_limit: dict[str, int] = {}
+    te_layers = _te_layers(trace, layers, head)
+    if "matrix" in chosen:
+        metrics["matrix"] = ("matrix", MatrixInformation(mode="batch_mean"))
+        batch_limit["matrix"] = caps.matrix_batches
+        captions["matrix"] = f"MIR/HDR: mean over the first {caps.matrix_batches} batches"
+    if "te" in chosen:
+        if te_layers:
+            metrics["te"] = ("te", LayerTransferEntropy(te_layers, softmax_output=True))
+            captions["te"] = "TE: every sample, in the loader's order"
+        elif named:
+            raise ValueError(
+                f"families: 'te' needs a layer besides the head {head!r}; the traced layers "
+                f"are {list(trace.order)} — name them with layers=[...]"
+            )
+        else:
+            skipped["te"] = (
+                f"no per-sample layer besides the head {head!r} (traced: {list(trace.order)})"
+            )
+    if "collapse" in chosen:
+        metrics["collapse"] = ("collapse", NeuralCollapse(num_classes=classes))
+        plane = InformationPlane(max_samples=caps.ib_samples, num_classes=classes)
+        metrics["information_plane"] = (
+            "collapse",
+            SampleSubset(plane, caps.ib_samples, total=total, seed=caps.seed),
+        )
+        captions["collapse"] = "NC: every sample"
+        captions["information_plane"] = _subset_caption(
+            "information plane", caps.ib_samples, total, caps.seed
+        )
+    if "richness" in chosen:
+        richness = Richness(max_samples=caps.richness_samples)
+        metrics["richness"] = (
+            "richness",
+            SampleSubset(richness, caps.richness_samples, total=total, seed=caps.seed),
+        )
+        captions["richness"] = _subset_caption("D_LR", caps.richness_samples, total, caps.seed)
+
+    values, seconds, counts = _one_pass(
+        model,
+        itertools.chain([first], pairs),
+        {name: metric for name, (_, metric) in metrics.items()},
+        batch_limit,
+        features=features,
+        head=head,
+    )
+    features_layer = f"{features if features is not None else head}:input"
+    measured: list[Measured] = []
+    family_seconds: dict[str, float] = {"forward": seconds.pop("forward")}
+    for name, (family, metric) in metrics.items():
+        default_layer = features_layer if "features" in getattr(metric, "inputs", ()) else ""
+        for layer, key, tensor in metric_records(values[name], default_layer):
+            measured.append(Measured(family, key, layer, tensor.detach().cpu()))
+        family_seconds[family] = family_seconds.get(family, 0.0) + seconds.get(name, 0.0)
+    result = Measurement(
+        values=tuple(measured),
+        samples=counts[0],
+        batches=counts[1],
+        setup={
+            "head": head,
+            "features": features_layer,
+            "te_layers": list(te_layers) if "te" in metrics else [],
+            "num_classes": classes,
+            "device": str(target),
+        },
+        caps=captions,
+        skipped=skipped,
+        seconds=family_seconds,
+    )
+    if store is not None:
+        _write(result, store)
+    return result
+
+
+def _check_device(device: torch.device | str) -> torch.device:
+    chosen = torch.device(device)
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={str(device)!r} but this machine has no CUDA device (torch "
+            f"{torch.__version__}); pass device='cpu' or leave device unset"
+        )
+    return chosen
+
+
+def _no_head(trace: LayerTrace) -> NoReturn:
+    raise ValueError(
+        f"no Linear's output is the model's output {trace.output_shape}, so the classifier "
+        f"head could not be found; name it with head='...' (traced layers: {list(trace.order)})"
+    )
+
+
+def _one_pass(
+    model: nn.Module,
+    pairs: Iterable[tuple[Any, torch.Tensor]],
+    metrics: dict[str, Metric],
+    batch_limit: dict[str, int],
+    *,
+    features: str | None,
+    head: str,
+) -> tuple[dict[str, Any], dict[str, float], tuple[int, int]]:
+    """One eval-mode pass: each batch feeds every metric still under its batch limit."""
+    target = model_device(model)
+    for metric in metrics.values():
+        metric.to(target)
+    tap = ModelTap(model, list(metrics.values()), features=features, head=head)
+    was_training = model.training
+    model.eval()
+    samples = batches = 0
+    start = time.perf_counter()
+    try:
+        with torch.no_grad(), tap:
+            for inputs, labels in pairs:
+                model(inputs)
+                due = {
+                    name: metric
+                    for name, metric in metrics.items()
+                    if batches < batch_limit.get(name, batches + 1)
+                }
+                tap.feed(due, inputs, labels)
+                samples += int(labels.shape[0])
+                batches += 1
+    finally:
+        model.train(was_training)
+    seconds = dict(tap.seconds)
+    results: dict[str, Any] = {}
+    for name, metric in metrics.items():
+        begin = time.perf_counter()
+        results[name] = metric.compute()
+        metric.reset()
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - begin
+    seconds["forward"] = time.perf_counter() - start - sum(seconds.values())
+    return results, seconds, (samples, batches)
+
+
+def _write(result: Measurement, store: RunStore | str | Path) -> None:
+    if isinstance(store, RunStore):
+        result.write(store)
+        return
+    with RunStore(Path(store)) as opened:
+        result.write(opened)
