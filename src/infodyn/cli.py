@@ -20,6 +20,7 @@ from infodyn.config import ConfigError
 from infodyn.experiments import experiment_names
 from infodyn.export import export_scalars
 from infodyn.rundir import NotARunDirectoryError, RunDir, list_runs
+from infodyn.sinks.base import RecordSink
 from infodyn.store import RunStore
 from infodyn.summary import RunSummary
 from infodyn.sweep.cli import sweep
@@ -62,6 +63,17 @@ def run(
         Path | None, typer.Option(help="continue this run directory from its last checkpoint")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(help="also write TensorBoard event files to DIR/<run name>", metavar="DIR"),
+    ] = None,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(
+            help="also log to MLflow at this tracking URI (experiment: the experiment's name)",
+            metavar="URI",
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment (or resume one), then draw its figures and write its report."""
     from infodyn.runner import execute, prepare_run, reopen_run
@@ -84,12 +96,30 @@ def run(
         def progress(step: int, total: int) -> None:
             bar.update(task, completed=step, total=total)
 
-        result = execute(run_dir, config, progress)
+        sinks = _sinks(tensorboard, mlflow, run_dir.root.name, config.experiment)
+        result = execute(run_dir, config, progress, sinks=sinks)
     _print_summary(result.run, result.summary)
     typer.echo(f"run directory: {result.run.root}")
     for figure in result.figures:
         typer.echo(f"figure: {figure}")
     typer.echo(f"report: {result.report}")
+
+
+def _sinks(
+    tensorboard: Path | None, mlflow: str | None, run_name: str, experiment: str
+) -> list[RecordSink]:
+    """The record sinks asked for on the command line (a missing package is a clear error)."""
+    from infodyn.sinks import MLflowSink, TensorBoardSink
+
+    sinks: list[RecordSink] = []
+    try:
+        if tensorboard is not None:
+            sinks.append(TensorBoardSink(tensorboard / run_name))
+        if mlflow is not None:
+            sinks.append(MLflowSink(mlflow, experiment=experiment))
+    except ImportError as err:
+        raise _fail(str(err)) from None
+    return sinks
 
 
 def _final_scalars(store: RunStore, metrics: tuple[str, ...]) -> list[tuple[str, float]]:

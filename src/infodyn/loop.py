@@ -35,6 +35,7 @@ from infodyn.experiments.base import Experiment, ExperimentConfig, ProgressCallb
 from infodyn.metrics import load_metric_state_dict, metric_state_dict
 from infodyn.monitor import Monitor
 from infodyn.rundir import RunDir
+from infodyn.sinks.base import Sinks
 
 __all__ = ["RunLoop", "seed_everything"]
 
@@ -91,6 +92,9 @@ class RunLoop:
         progress: Called as ``progress(step, total)`` after every step.
         on_checkpoint: Called as ``on_checkpoint(step)`` after every checkpoint, once the
             store holds everything up to that step (e.g. to ship a snapshot elsewhere).
+        sinks: Where records also go (:mod:`infodyn.sinks`); started here with the state they
+            keep in the store's meta ``sinks`` (e.g. the MLflow run id, for a resume), closed
+            by the caller.
     """
 
     def __init__(
@@ -101,12 +105,14 @@ class RunLoop:
         *,
         progress: ProgressCallback | None = None,
         on_checkpoint: CheckpointCallback | None = None,
+        sinks: Sinks | None = None,
     ) -> None:
         self.experiment = experiment
         self.config = config
         self.run_dir = run
         self.progress = progress
         self.on_checkpoint = on_checkpoint
+        self.sinks = sinks if sinks is not None else Sinks()
 
     def run(self) -> dict[str, float]:
         """Train to ``config.steps``; returns the last value of every logged or measured scalar.
@@ -123,8 +129,17 @@ class RunLoop:
         schedules = experiment.schedules(config)
         store = self.run_dir.store()
         try:
+            if self.sinks:
+                state = dict(store.meta().get("sinks", {}))
+                self.sinks.start(self.run_dir.root.name, config.model_dump(mode="json"), state)
+                store.set_meta("sinks", state)
             monitor = Monitor(
-                setup.model, store, plan.probes, features=plan.features, head=plan.head
+                setup.model,
+                store,
+                plan.probes,
+                features=plan.features,
+                head=plan.head,
+                sinks=self.sinks,
             )
             first_step, before = self._resume(setup, monitor)
             # Records after the last checkpoint are measured again; drop them so none doubles.

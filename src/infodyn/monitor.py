@@ -24,7 +24,7 @@ arrays; every record carries its probe's mode.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +35,7 @@ from torchmetrics import Metric
 from infodyn.capture import _module_by_name
 from infodyn.evaluation import evaluate_timed
 from infodyn.schedules import Schedule
+from infodyn.sinks.base import RecordSink, Sinks
 from infodyn.store import Array, Mode, RunStore, Scalar
 from infodyn.tap import ModelTap, metric_inputs, metric_layers, model_device
 
@@ -116,6 +117,8 @@ class Monitor:
         features: Module whose *input* is the feature matrix; default the classifier head
             (the last ``nn.Linear``), whose input is the penultimate feature.
         head: Module whose ``weight`` is the classifier head; default the last ``nn.Linear``.
+        sinks: Where every record also goes after it is in the store (TensorBoard, MLflow;
+            :mod:`infodyn.sinks`); a failing sink is a warning, never a lost record.
 
     The metrics' states are moved to the model's device. The monitor times itself:
     :attr:`elapsed_s` is the wall time spent inside its methods, and :attr:`timings` splits it
@@ -154,9 +157,11 @@ class Monitor:
         *,
         features: str | None = None,
         head: str | None = None,
+        sinks: Sinks | Sequence[RecordSink] = (),
     ) -> None:
         self.model = model
         self.store = store
+        self.sinks = sinks if isinstance(sinks, Sinks) else Sinks(sinks)
         self.probes = dict(probes)
         # Resolves and checks head/features/layers now, so a typo fails before training.
         tap = ModelTap(
@@ -308,7 +313,10 @@ class Monitor:
             return
         with self._timed("store"):
             self.store.write(self._pending, self._pending_arrays)
-            self._pending, self._pending_arrays = [], []
+        if self.sinks:
+            with self._timed("sinks"):
+                self.sinks.write(self._pending, self._pending_arrays)
+        self._pending, self._pending_arrays = [], []
 
 
 def metric_records(value: object, default_layer: str) -> Iterator[tuple[str, str, Tensor]]:

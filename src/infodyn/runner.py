@@ -14,6 +14,7 @@ from infodyn.experiments.base import ExperimentConfig, ProgressCallback
 from infodyn.loop import CheckpointCallback, RunLoop
 from infodyn.report import write_report
 from infodyn.rundir import RunDir, new_run_dir
+from infodyn.sinks.base import RecordSink, Sinks
 from infodyn.summary import RunSummary
 from infodyn.viz import draw_run_figures
 
@@ -66,6 +67,7 @@ def execute(
     progress: ProgressCallback | None = None,
     *,
     on_checkpoint: CheckpointCallback | None = None,
+    sinks: Sequence[RecordSink] = (),
 ) -> RunResult:
     """Train (or continue training) ``run`` to the end, then write figures and the report.
 
@@ -75,12 +77,22 @@ def execute(
         progress: Called as ``progress(step, total)`` after each step.
         on_checkpoint: Called as ``on_checkpoint(step)`` after each checkpoint, once the
             store holds everything up to that step.
+        sinks: Also send every record to these (TensorBoard, MLflow: :mod:`infodyn.sinks`),
+            then the figures, the report and the store; a failing sink is only a warning.
     """
     experiment = get_experiment(config.experiment)
-    final = RunLoop(experiment, config, run, progress=progress, on_checkpoint=on_checkpoint).run()
-    summary = summarize_run(run)
-    figures = draw_run_figures(run, summary)
-    report = write_report(run, summary, redraw=False)
+    group = Sinks(sinks)
+    try:
+        loop = RunLoop(
+            experiment, config, run, progress=progress, on_checkpoint=on_checkpoint, sinks=group
+        )
+        final = loop.run()
+        summary = summarize_run(run)
+        figures = draw_run_figures(run, summary)
+        report = write_report(run, summary, redraw=False)
+        group.finish(figures, [report, run.store_path])
+    finally:
+        group.close()
     return RunResult(run, final, summary, figures, report)
 
 
