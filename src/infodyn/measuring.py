@@ -1,18 +1,8 @@
 """``infodyn.measure``: every family of one model, from one pass over a loader.
 
-The four families and what each records:
-
-============  ==================================================================  ==============
-family        metrics                                                             samples
-============  ==================================================================  ==============
-``matrix``    MIR, HDR, matrix entropies and MI of features vs head rows          first batches
-``te``        TE between every adjacent pair of ``layers`` (and the softmax)      all, in order
-``collapse``  NC1–NC4, RNC1, …; the information plane (MI and nHSIC estimates)    all; IB subset
-``richness``  D_LR, its curves and the feature spectrum                           seeded subset
-============  ==================================================================  ==============
-
 One forward pass per batch, in eval mode, feeds the metrics of every chosen family
-(:class:`infodyn.tap.ModelTap` captures the union of what they need once).
+(:class:`infodyn.tap.ModelTap` captures the union of what they need once). The families and
+their metrics: :mod:`infodyn.families`.
 """
 
 from __future__ import annotations
@@ -20,62 +10,30 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
 
-from infodyn._validation import check_int
 from infodyn.batches import BatchFn, as_pairs
-from infodyn.capture import _module_by_name
+from infodyn.families import (
+    FAMILIES,
+    Family,
+    MeasureCaps,
+    choose_families,
+    num_classes_of,
+    plan_families,
+)
 from infodyn.layer_trace import LayerTrace, trace_layers
 from infodyn.measurement import Measured, Measurement
-from infodyn.metrics import (
-    InformationPlane,
-    LayerTransferEntropy,
-    MatrixInformation,
-    NeuralCollapse,
-    Richness,
-)
-from infodyn.metrics.subset import SampleSubset
 from infodyn.monitor import metric_records
 from infodyn.store import RunStore
 from infodyn.tap import ModelTap, model_device
 
 __all__ = ["FAMILIES", "Family", "MeasureCaps", "measure"]
-
-Family = Literal["matrix", "te", "collapse", "richness"]
-#: The families :func:`measure` knows, in the order it reports them.
-FAMILIES: tuple[Family, ...] = ("matrix", "te", "collapse", "richness")
-
-
-@dataclass(frozen=True)
-class MeasureCaps:
-    """How many samples the estimators that grow faster than linearly in them take.
-
-    Attributes:
-        matrix_batches: MIR/HDR are the mean over the first this many batches, each batch one
-            Gram matrix (the papers' mini-batch computation; the values depend on the batch
-            size, so compare runs at equal batch size).
-        richness_samples: D_LR on a seeded random subset of this many samples.
-        ib_samples: The information plane (KSG MI, nHSIC) on a seeded random subset.
-        seed: Seed of both subsets.
-    """
-
-    matrix_batches: int = 16
-    richness_samples: int = 2048
-    ib_samples: int = 1000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_int("matrix_batches", self.matrix_batches, minimum=1)
-        check_int("richness_samples", self.richness_samples, minimum=3)
-        check_int("ib_samples", self.ib_samples, minimum=10)
-        check_int("seed", self.seed)
 
 
 def _pass_length(loader: Iterable[Any]) -> int | None:
@@ -88,40 +46,6 @@ def _pass_length(loader: Iterable[Any]) -> int | None:
         return len(loader.sampler)  # type: ignore[arg-type]
     except TypeError:  # an iterable dataset or a sampler without a length
         return None
-
-
-def _families(families: str | Sequence[str]) -> tuple[tuple[Family, ...], bool]:
-    """The chosen families in canonical order, and whether they were asked for by name."""
-    if families == "all":
-        return FAMILIES, False
-    chosen = [families] if isinstance(families, str) else list(families)
-    unknown = sorted(set(chosen) - set(FAMILIES))
-    if unknown or not chosen:
-        raise ValueError(
-            f"families: unknown {unknown or chosen!r}; choose 'all' or some of {list(FAMILIES)}"
-        )
-    return tuple(f for f in FAMILIES if f in chosen), True
-
-
-def _subset_caption(what: str, size: int, total: int | None, seed: int) -> str:
-    if total is None:
-        return f"{what}: the first {size} samples (the loader's length is unknown)"
-    if size >= total:
-        return f"{what}: all {total} samples"
-    return f"{what}: {size} of {total} samples, seeded random (seed {seed})"
-
-
-def _num_classes(model: nn.Module, head: str, num_classes: int | None) -> int:
-    weight = _module_by_name(model, head, "head").weight
-    if not isinstance(weight, torch.Tensor) or weight.ndim != 2:
-        raise ValueError(f"head: module {head!r} has no 2-D `weight`; name a Linear layer")
-    rows = int(weight.shape[0])
-    if num_classes is not None and num_classes != rows:
-        raise ValueError(
-            f"num_classes={num_classes} but the head {head!r} has {rows} rows (one per class); "
-            f"name the classifier head with head='...' or drop num_classes"
-        )
-    return rows
 
 
 def _te_layers(trace: LayerTrace, layers: Sequence[str] | None, head: str) -> tuple[str, ...]:
@@ -197,7 +121,7 @@ def measure(
         >>> 0.0 <= result["mir@4:input"] <= 1.0, "te_mean@0->2" in result.scalars
         (True, True)
     """
-    chosen, named = _families(families)
+    chosen, named = choose_families(families)
     caps = caps if caps is not None else MeasureCaps()
     if device is not None:
         model.to(_check_device(device))
@@ -209,55 +133,26 @@ def measure(
         raise ValueError("loader is empty; pass at least one batch") from None
     trace = trace_layers(model, first[0])
     head = head if head is not None else (trace.head or _no_head(trace))
-    classes = _num_classes(model, head, num_classes)
+    classes = num_classes_of(model, head, num_classes)
     total = _pass_length(loader)
 
-    metrics: dict[str, tuple[Family, Metric]] = {}
-    skipped: dict[str, str] = {}
-    captions: dict[str, str] = {}
-    batch_limit: dict[str, int] = {}
     te_layers = _te_layers(trace, layers, head)
-    if "matrix" in chosen:
-        metrics["matrix"] = ("matrix", MatrixInformation(mode="batch_mean"))
-        batch_limit["matrix"] = caps.matrix_batches
-        captions["matrix"] = f"MIR/HDR: mean over the first {caps.matrix_batches} batches"
-    if "te" in chosen:
-        if te_layers:
-            metrics["te"] = ("te", LayerTransferEntropy(te_layers, softmax_output=True))
-            captions["te"] = "TE: every sample, in the loader's order"
-        elif named:
-            raise ValueError(
-                f"families: 'te' needs a layer besides the head {head!r}; the traced layers "
-                f"are {list(trace.order)} — name them with layers=[...]"
-            )
-        else:
-            skipped["te"] = (
-                f"no per-sample layer besides the head {head!r} (traced: {list(trace.order)})"
-            )
-    if "collapse" in chosen:
-        metrics["collapse"] = ("collapse", NeuralCollapse(num_classes=classes))
-        plane = InformationPlane(max_samples=caps.ib_samples, num_classes=classes)
-        metrics["information_plane"] = (
-            "collapse",
-            SampleSubset(plane, caps.ib_samples, total=total, seed=caps.seed),
-        )
-        captions["collapse"] = "NC: every sample"
-        captions["information_plane"] = _subset_caption(
-            "information plane", caps.ib_samples, total, caps.seed
-        )
-    if "richness" in chosen:
-        richness = Richness(max_samples=caps.richness_samples)
-        metrics["richness"] = (
-            "richness",
-            SampleSubset(richness, caps.richness_samples, total=total, seed=caps.seed),
-        )
-        captions["richness"] = _subset_caption("D_LR", caps.richness_samples, total, caps.seed)
-
+    plan = plan_families(
+        chosen,
+        named,
+        te_layers=te_layers,
+        traced=trace.order,
+        head=head,
+        classes=classes,
+        caps=caps,
+        total=total,
+    )
+    metrics = plan.metrics
     values, seconds, counts = _one_pass(
         model,
         itertools.chain([first], pairs),
         {name: metric for name, (_, metric) in metrics.items()},
-        batch_limit,
+        plan.batch_limit,
         features=features,
         head=head,
     )
@@ -280,8 +175,8 @@ def measure(
             "num_classes": classes,
             "device": str(target),
         },
-        caps=captions,
-        skipped=skipped,
+        caps=plan.captions,
+        skipped=plan.skipped,
         seconds=family_seconds,
     )
     if store is not None:
