@@ -30,3 +30,24 @@ def test_the_measure_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert 0.0 <= float(namespace["d_lr"]) <= 1.0  # type: ignore[arg-type]
     frame = namespace["frame"]
     assert set(frame["family"]) == {"matrix", "te", "collapse", "richness"}  # type: ignore[index]
+
+
+def test_the_lightning_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("lightning")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import lightning_tiny as tiny
+
+    example = _section_blocks("Use it on your own model")[1]
+    assert len(example.strip().splitlines()) <= 15
+    monkeypatch.chdir(tmp_path)
+    module = tiny.Classifier()
+    namespace: dict[str, object] = {
+        "my_module": module,
+        "train_loader": module.train_dataloader(),
+        "val_loader": module.val_dataloader(),
+    }
+    exec(compile(example, str(README), "exec"), namespace)
+    run = tmp_path / "runs" / "my-model"
+    assert (run / "report.html").is_file() and (run / "run.sqlite").is_file()

@@ -151,6 +151,10 @@ class ModelTap:
         self._head = (weight, bias)
 
     def _save_logits(self, _module: nn.Module, _args: tuple[Any, ...], output: Any) -> None:
+        # A call returning nothing is no forward pass of logits: Lightning's DDP wrapper runs
+        # validation_step through the module's __call__, whose hooks then see None.
+        if output is None:
+            return
         self._logits = output.detach() if isinstance(output, Tensor) else output
 
     def __enter__(self) -> ModelTap:
