@@ -22,7 +22,17 @@ import torch
 
 from infodyn.rundir import TMP_SUFFIX, RunDir, atomic_write_bytes
 
-__all__ = ["checkpoint_path", "latest_checkpoint", "list_checkpoints", "save_checkpoint"]
+__all__ = [
+    "ARCHIVE_DIR",
+    "checkpoint_path",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+#: Subfolder of ``checkpoints/`` holding the checkpoints kept for good (never pruned).
+ARCHIVE_DIR = "archive"
 
 _FORMAT = "infodyn-checkpoint-v1"
 _NAME = re.compile(r"^step-(\d+)\.pt$")
@@ -33,16 +43,29 @@ def checkpoint_path(run: RunDir, step: int) -> Path:
     return run.checkpoints_dir / f"step-{step:08d}.pt"
 
 
-def list_checkpoints(run: RunDir) -> list[tuple[int, Path]]:
-    """``(step, path)`` of every checkpoint file of ``run``, oldest first."""
-    if not run.checkpoints_dir.is_dir():
+def _checkpoints_in(folder: Path) -> list[tuple[int, Path]]:
+    if not folder.is_dir():
         return []
     found = []
-    for p in run.checkpoints_dir.iterdir():
+    for p in folder.iterdir():
         m = _NAME.match(p.name)
         if m and p.is_file():
             found.append((int(m.group(1)), p))
     return sorted(found)
+
+
+def list_checkpoints(run: RunDir, *, archived: bool = False) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every checkpoint file of ``run``, oldest first.
+
+    With ``archived``, also the checkpoints kept for good in ``checkpoints/archive/`` (see
+    :func:`save_checkpoint`'s ``archive``), one path per step.
+    """
+    recent = _checkpoints_in(run.checkpoints_dir)
+    if not archived:
+        return recent
+    by_step = dict(_checkpoints_in(run.checkpoints_dir / ARCHIVE_DIR))
+    by_step.update(recent)
+    return sorted(by_step.items())
 
 
 def _check_weights_only(obj: object, where: str) -> None:
@@ -69,7 +92,9 @@ def _check_weights_only(obj: object, where: str) -> None:
     )
 
 
-def save_checkpoint(run: RunDir, step: int, state: Mapping[str, Any], *, keep: int = 2) -> Path:
+def save_checkpoint(
+    run: RunDir, step: int, state: Mapping[str, Any], *, keep: int = 2, archive: bool = False
+) -> Path:
     """Save ``state`` as the checkpoint at ``step`` and prune old ones.
 
     Args:
@@ -78,10 +103,12 @@ def save_checkpoint(run: RunDir, step: int, state: Mapping[str, Any], *, keep: i
         state: e.g. ``{"model": model.state_dict(), "optimizer": opt.state_dict(),
             "rng": torch.get_rng_state()}``; only weights-only-loadable values.
         keep: How many of the newest checkpoints to keep (``>= 1``).
+        archive: Also keep this checkpoint for good, in ``checkpoints/archive/`` (a hard link
+            where the file system allows, else a copy), e.g. for ``infodyn inspect``.
 
-    Checkpoints with a step above ``step`` are deleted too: saving at ``step`` means the run
-    resumed from an earlier point and those files belong to the abandoned timeline (the same
-    reasoning as :meth:`RunStore.truncate_after`).
+    Checkpoints with a step above ``step`` are deleted too, archived ones included: saving at
+    ``step`` means the run resumed from an earlier point and those files belong to the
+    abandoned timeline (the same reasoning as :meth:`RunStore.truncate_after`).
 
     Returns:
         The path written.
@@ -112,6 +139,18 @@ def save_checkpoint(run: RunDir, step: int, state: Mapping[str, Any], *, keep: i
     path = checkpoint_path(run, step)
     atomic_write_bytes(path, buf.getvalue())
 
+    archive_dir = run.checkpoints_dir / ARCHIVE_DIR
+    if archive:
+        archive_dir.mkdir(exist_ok=True)
+        kept = archive_dir / path.name
+        kept.unlink(missing_ok=True)
+        try:
+            kept.hardlink_to(path)
+        except OSError:  # a file system without hard links
+            atomic_write_bytes(kept, path.read_bytes())
+    for later, p in _checkpoints_in(archive_dir):
+        if later > step:
+            p.unlink(missing_ok=True)
     existing = list_checkpoints(run)
     stale = [p for s, p in existing if s > step]
     older = [p for s, p in existing if s <= step]
@@ -122,6 +161,23 @@ def save_checkpoint(run: RunDir, step: int, state: Mapping[str, Any], *, keep: i
         with contextlib.suppress(OSError):
             p.unlink()
     return path
+
+
+def load_checkpoint(path: Path, step: int) -> dict[str, Any]:
+    """The state saved in one infodyn checkpoint file (``weights_only=True``, onto the CPU).
+
+    Raises:
+        ValueError: The file is not an infodyn checkpoint for ``step``.
+    """
+    payload = torch.load(path, weights_only=True, map_location="cpu")
+    if not (
+        isinstance(payload, dict)
+        and payload.get("format") == _FORMAT
+        and payload.get("step") == step
+        and isinstance(payload.get("state"), dict)
+    ):
+        raise ValueError(f"{path} is not an {_FORMAT} file for step {step}")
+    return payload["state"]
 
 
 def latest_checkpoint(run: RunDir) -> tuple[int, dict[str, Any]] | None:
@@ -137,14 +193,7 @@ def latest_checkpoint(run: RunDir) -> tuple[int, dict[str, Any]] | None:
     """
     for step, path in reversed(list_checkpoints(run)):
         try:
-            payload = torch.load(path, weights_only=True, map_location="cpu")
-            if not (
-                isinstance(payload, dict)
-                and payload.get("format") == _FORMAT
-                and payload.get("step") == step
-                and isinstance(payload.get("state"), dict)
-            ):
-                raise ValueError(f"not an {_FORMAT} file for step {step}")
+            state = load_checkpoint(path, step)
         except Exception as exc:  # any unreadable file: truncated zip, bad pickle, wrong content
             warnings.warn(
                 f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc}); "
@@ -152,5 +201,5 @@ def latest_checkpoint(run: RunDir) -> tuple[int, dict[str, Any]] | None:
                 stacklevel=2,
             )
             continue
-        return step, payload["state"]
+        return step, state
     return None

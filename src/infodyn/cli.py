@@ -19,7 +19,7 @@ from infodyn.compare.cli import compare
 from infodyn.config import ConfigError
 from infodyn.experiments import experiment_names
 from infodyn.export import export_scalars
-from infodyn.rundir import NotARunDirectoryError, RunDir, list_runs
+from infodyn.rundir import NotARunDirectoryError, RunDir, list_runs, new_run_dir
 from infodyn.sinks.base import RecordSink
 from infodyn.store import RunStore
 from infodyn.summary import RunSummary
@@ -178,6 +178,76 @@ def list_(
             "\n".join(f"{h.label} {h.text()}" for h in headlines),
         )
     Console().print(table)
+
+
+@app.command("inspect")
+def inspect_(
+    run_path: Annotated[
+        Path | None, typer.Argument(metavar="[RUN]", help="an infodyn run directory")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="package.module:factory returning the nn.Module", metavar="SPEC"),
+    ] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(help="a state-dict file of that model (repeatable)", metavar="PATH"),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="package.module:factory returning a loader or {split: loader}", metavar="SPEC"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="the new run directory (default: RUN/inspect, or runs/inspect-…)"),
+    ] = None,
+    family: Annotated[
+        list[str] | None,
+        typer.Option(help="matrix, te, collapse or richness (repeatable; default all)"),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Measure every family at every checkpoint: of RUN, or of --model/--checkpoint/--data."""
+    import os
+    import sys
+
+    from infodyn.inspection import inspect_files, inspect_run
+
+    families: str | list[str] = family or "all"
+    external = model is not None or checkpoint or data is not None
+    if (run_path is None) == (not external):
+        raise _fail("give RUN, or --model, --checkpoint (one or more) and --data; not both")
+    with Progress(*progress_columns(), console=console, disable=quiet) as bar:
+        task = bar.add_task("checkpoints", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            if run_path is not None:
+                result = inspect_run(_open_run(run_path), out, families=families, progress=progress)
+            else:
+                if model is None or data is None or not checkpoint:
+                    raise ValueError("--model, --checkpoint and --data go together")
+                missing = [str(p) for p in checkpoint if not p.is_file()]
+                if missing:
+                    raise ValueError(f"--checkpoint: not a file: {', '.join(missing)}")
+                if os.getcwd() not in sys.path:
+                    sys.path.insert(0, os.getcwd())  # factories in the working directory
+                destination = RunDir.create(
+                    out if out is not None else new_run_dir(Path("runs"), "inspect"),
+                    {"experiment": "inspect", "model": model, "data": data,
+                     "checkpoints": [str(p) for p in checkpoint], "families": families},
+                )  # fmt: skip
+                result = inspect_files(
+                    model, checkpoint, data, destination, families=families, progress=progress
+                )
+        except (ValueError, FileExistsError) as err:
+            raise _fail(str(err)) from None
+    typer.echo(f"run directory: {result.root}")
+    typer.echo(f"report: {result.report_path}")
 
 
 @app.command()

@@ -113,6 +113,7 @@ class RunLoop:
         self.progress = progress
         self.on_checkpoint = on_checkpoint
         self.sinks = sinks if sinks is not None else Sinks()
+        self._ordinal = 0  # checkpoints saved in this run so far (kept in each checkpoint)
 
     def run(self) -> dict[str, float]:
         """Train to ``config.steps``; returns the last value of every logged or measured scalar.
@@ -191,6 +192,7 @@ class RunLoop:
         if checkpoint is None:
             return 0, {}
         step, state = checkpoint
+        self._ordinal = int(state.get("ordinal", 0))
         setup.model.load_state_dict(state["model"])
         setup.optimizer.load_state_dict(state["optimizer"])
         for name, obj in setup.stateful.items():
@@ -212,6 +214,8 @@ class RunLoop:
             for name, p in monitor.probes.items()
             if p.mode == "live"
         }
+        self._ordinal += 1
+        every = self.config.archive_checkpoints
         save_checkpoint(
             self.run_dir,
             step,
@@ -222,7 +226,11 @@ class RunLoop:
                 "rng": _rng_state(),
                 "live": live,
                 "step": step,
+                "ordinal": self._ordinal,
             },
+            keep=self.config.keep_checkpoints,
+            # the k-th, 2k-th, … checkpoint and the last one
+            archive=every > 0 and (self._ordinal % every == 0 or step == self.config.steps),
         )
 
     def _write_timing(

@@ -55,6 +55,13 @@ class ExperimentConfig(StrictConfig):
     steps: int = Field(ge=1)
     threads: int = Field(2, ge=1, description="torch threads of this run")
     device: str = "cpu"
+    keep_checkpoints: int = Field(2, ge=1, description="newest checkpoints kept for resuming")
+    archive_checkpoints: int = Field(
+        0,
+        ge=0,
+        description="also keep every k-th checkpoint for good, for `infodyn inspect` "
+        "(0: none, 1: every one)",
+    )
 
     @field_validator("device")
     @classmethod
