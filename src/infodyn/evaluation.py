@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -12,7 +13,7 @@ from torchmetrics import Metric
 
 from infodyn.tap import ModelTap, model_device
 
-__all__ = ["evaluate", "evaluate_timed"]
+__all__ = ["Evaluated", "evaluate", "evaluate_pass", "evaluate_timed"]
 
 
 def evaluate(
@@ -70,28 +71,59 @@ def evaluate_timed(
     head: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """:func:`evaluate`, also returning the seconds each metric spent in update + compute."""
+    evaluated = evaluate_pass(model, batches, metrics, features=features, head=head)
+    if evaluated.batches == 0:
+        raise ValueError("batches is empty; pass at least one (inputs, labels) batch")
+    return evaluated.values, evaluated.seconds
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """What one evaluation pass gave: ``values`` by metric, ``seconds`` by metric (update and
+    compute), the ``samples`` and ``batches`` seen."""
+
+    values: dict[str, Any]
+    seconds: dict[str, float]
+    samples: int
+    batches: int
+
+
+def evaluate_pass(
+    model: nn.Module,
+    batches: Iterable[tuple[Any, Tensor]],
+    metrics: Mapping[str, Metric],
+    *,
+    features: str | None = None,
+    head: str | None = None,
+    batch_limit: Mapping[str, int] | None = None,
+) -> Evaluated:
+    """The pass behind :func:`evaluate`; ``batch_limit[name] = k`` feeds metric ``name`` only
+    the first k batches (the others see every batch)."""
+    limit = dict(batch_limit or {})
     device = model_device(model)
     for metric in metrics.values():
         metric.to(device)
     tap = ModelTap(model, list(metrics.values()), features=features, head=head)
     was_training = model.training
     model.eval()
-    seen = 0
+    samples = seen = 0
     try:
         with torch.no_grad(), tap:
             for inputs, labels in batches:
                 model(inputs)
-                tap.feed(metrics, inputs, labels)
+                due = {n: m for n, m in metrics.items() if seen < limit.get(n, seen + 1)}
+                tap.feed(due, inputs, labels)
+                samples += int(labels.shape[0])
                 seen += 1
     finally:
         model.train(was_training)
-    if seen == 0:
-        raise ValueError("batches is empty; pass at least one (inputs, labels) batch")
     results: dict[str, Any] = {}
     seconds = dict(tap.seconds)
+    if seen == 0:
+        return Evaluated(results, seconds, 0, 0)
     for name, metric in metrics.items():
         start = time.perf_counter()
         results[name] = metric.compute()
         metric.reset()
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
-    return results, seconds
+    return Evaluated(results, seconds, samples, seen)

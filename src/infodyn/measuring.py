@@ -16,9 +16,9 @@ from typing import Any, NoReturn
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from torchmetrics import Metric
 
 from infodyn.batches import BatchFn, as_pairs
+from infodyn.evaluation import evaluate_pass
 from infodyn.families import (
     FAMILIES,
     Family,
@@ -31,7 +31,7 @@ from infodyn.layer_trace import LayerTrace, trace_layers
 from infodyn.measurement import Measured, Measurement
 from infodyn.monitor import metric_records
 from infodyn.store import RunStore
-from infodyn.tap import ModelTap, model_device
+from infodyn.tap import model_device
 
 __all__ = ["FAMILIES", "Family", "MeasureCaps", "measure"]
 
@@ -148,17 +148,21 @@ def measure(
         total=total,
     )
     metrics = plan.metrics
-    values, seconds, counts = _one_pass(
+    start = time.perf_counter()
+    evaluated = evaluate_pass(
         model,
         itertools.chain([first], pairs),
         {name: metric for name, (_, metric) in metrics.items()},
-        plan.batch_limit,
         features=features,
         head=head,
+        batch_limit=plan.batch_limit,
     )
+    values, seconds = evaluated.values, evaluated.seconds
+    counts = (evaluated.samples, evaluated.batches)
     features_layer = f"{features if features is not None else head}:input"
     measured: list[Measured] = []
-    family_seconds: dict[str, float] = {"forward": seconds.pop("forward")}
+    elapsed = time.perf_counter() - start
+    family_seconds: dict[str, float] = {"forward": elapsed - sum(seconds.values())}
     for name, (family, metric) in metrics.items():
         default_layer = features_layer if "features" in getattr(metric, "inputs", ()) else ""
         for layer, key, tensor in metric_records(values[name], default_layer):
@@ -199,49 +203,6 @@ def _no_head(trace: LayerTrace) -> NoReturn:
         f"no Linear's output is the model's output {trace.output_shape}, so the classifier "
         f"head could not be found; name it with head='...' (traced layers: {list(trace.order)})"
     )
-
-
-def _one_pass(
-    model: nn.Module,
-    pairs: Iterable[tuple[Any, torch.Tensor]],
-    metrics: dict[str, Metric],
-    batch_limit: dict[str, int],
-    *,
-    features: str | None,
-    head: str,
-) -> tuple[dict[str, Any], dict[str, float], tuple[int, int]]:
-    """One eval-mode pass: each batch feeds every metric still under its batch limit."""
-    target = model_device(model)
-    for metric in metrics.values():
-        metric.to(target)
-    tap = ModelTap(model, list(metrics.values()), features=features, head=head)
-    was_training = model.training
-    model.eval()
-    samples = batches = 0
-    start = time.perf_counter()
-    try:
-        with torch.no_grad(), tap:
-            for inputs, labels in pairs:
-                model(inputs)
-                due = {
-                    name: metric
-                    for name, metric in metrics.items()
-                    if batches < batch_limit.get(name, batches + 1)
-                }
-                tap.feed(due, inputs, labels)
-                samples += int(labels.shape[0])
-                batches += 1
-    finally:
-        model.train(was_training)
-    seconds = dict(tap.seconds)
-    results: dict[str, Any] = {}
-    for name, metric in metrics.items():
-        begin = time.perf_counter()
-        results[name] = metric.compute()
-        metric.reset()
-        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - begin
-    seconds["forward"] = time.perf_counter() - start - sum(seconds.values())
-    return results, seconds, (samples, batches)
 
 
 def _write(result: Measurement, store: RunStore | str | Path) -> None:
