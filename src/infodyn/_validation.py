@@ -148,6 +148,33 @@ def check_tensor(name: str, value: object) -> Tensor:
     return value
 
 
+def check_same_device(**tensors: object) -> None:
+    """Raise a ``ValueError`` naming two of ``tensors`` that lie on different devices.
+
+    The message ends with the fix, e.g. ``labels.to(features.device)``. Non-tensors (e.g. an
+    optional argument left None) are ignored.
+
+    Example:
+        >>> check_same_device(features=torch.zeros(2, 2), labels=torch.zeros(2))
+        >>> check_same_device(  # doctest: +ELLIPSIS
+        ...     features=torch.zeros(2, 2), labels=torch.zeros(2, device="meta"))
+        Traceback (most recent call last):
+        ...
+        ValueError: features is on cpu but labels is on meta; move them to one device, ...
+    """
+    first: tuple[str, torch.device] | None = None
+    for name, value in tensors.items():
+        if not isinstance(value, Tensor):
+            continue
+        if first is None:
+            first = (name, value.device)
+        elif value.device != first[1]:
+            raise ValueError(
+                f"{first[0]} is on {first[1]} but {name} is on {value.device}; move them to one "
+                f"device, e.g. {name}.to({first[0]}.device)"
+            )
+
+
 def check_matrix(name: str, value: object, *, min_rows: int = 2) -> Tensor:
     """Check a floating (n, d) feature matrix with n >= ``min_rows`` and only finite entries."""
     x = check_tensor(name, value)

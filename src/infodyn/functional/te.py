@@ -154,7 +154,20 @@ def _products(left: Tensor, right: Tensor) -> Tensor:
     if left.device.type == "cpu":
         # int8 × int8 → int32 GEMM: exact, and ~4× the float32 GEMM rate on this kind of CPU.
         return torch._int_mm(left, right).long()
+    if left.device.type == "cuda":
+        return _bf16_products(left, right)
     return _float32_products(left, right)
+
+
+def _bf16_products(left: Tensor, right: Tensor) -> Tensor:
+    # 0/1 are exact in bfloat16 and the tensor-core GEMM accumulates in float32, exact below
+    # 2^24 inner rows (the callers' chunks): transfer-entropy.md §7.1 measured 8.9 ms for
+    # 4096 × 4096 neurons over 60,000 samples on one H100. Older torch has no out_dtype.
+    try:
+        product = torch.mm(left.bfloat16(), right.bfloat16(), out_dtype=torch.float32)
+    except (TypeError, RuntimeError):
+        return _float32_products(left, right)
+    return product.round().long()
 
 
 def _float32_products(left: Tensor, right: Tensor) -> Tensor:

@@ -12,7 +12,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from infodyn._validation import check_choice, check_finite, check_int, check_matrix, check_tensor
+from infodyn._validation import (
+    check_choice,
+    check_finite,
+    check_int,
+    check_matrix,
+    check_same_device,
+    check_tensor,
+)
 from infodyn.functional.collapse_stats import (
     MEASURES,
     NEEDS_SECOND_MOMENT,
@@ -183,6 +190,9 @@ class NeuralCollapse(LazyWidthMetric):
         head_bias: Tensor | None = None,
     ) -> None:
         """Add a batch: ``features`` (n, d), ``labels`` (n,), optional head (C, d) and (C,)."""
+        check_same_device(
+            features=features, labels=labels, head_weight=head_weight, head_bias=head_bias
+        )
         x = check_matrix("features", features, min_rows=1).detach()
         self._follow_device(x.device)
         d = self.lazy_widths().get("d")

@@ -15,6 +15,7 @@ from infodyn._validation import (
     check_labels,
     check_matrix,
     check_positive,
+    check_same_device,
     check_same_rows,
     check_tensor,
 )
@@ -146,6 +147,7 @@ class InformationPlane(Metric):
         Inputs are flattened to (n, −1); integer inputs (e.g. token ids) are cast to float, so
         one-hot them first if their numeric values mean nothing.
         """
+        check_same_device(features=features, inputs=inputs, labels=labels)
         z = check_matrix("features", features, min_rows=1).detach()
         x = check_tensor("inputs", inputs).detach()
         if x.ndim == 0:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from infodyn._validation import check_choice, check_int
+from infodyn._validation import check_choice, check_int, check_same_device
 from infodyn.functional.binarize import SCOPES, Scope, binarize
 from infodyn.functional.neurons import neuron_series
 from infodyn.functional.te import SurrogateMethod, transfer_entropy_null
@@ -223,6 +223,7 @@ class LayerTransferEntropy(LazyWidthMetric):
             raise ValueError(
                 f"activations has no entry for layer(s) {missing}; got {list(activations)}"
             )
+        check_same_device(**{name: activations[name] for name in self.layers}, logits=logits)
         layer_values = {name: neuron_series(activations[name]) for name in self.layers}
         if self.softmax_output:
             if logits is None:

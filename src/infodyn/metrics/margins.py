@@ -9,7 +9,13 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from infodyn._validation import check_int, check_matrix, check_same_rows, check_tensor
+from infodyn._validation import (
+    check_int,
+    check_matrix,
+    check_same_device,
+    check_same_rows,
+    check_tensor,
+)
 from infodyn.functional.collapse import margins
 
 __all__ = ["ClassPairMargins"]
@@ -81,6 +87,9 @@ class ClassPairMargins(Metric):
 
         ``head_weight`` (C, d) and ``head_bias`` (C,) are the head of this pass.
         """
+        check_same_device(
+            features=features, labels=labels, head_weight=head_weight, head_bias=head_bias
+        )
         h = check_matrix("features", features, min_rows=1).detach()
         y = check_tensor("labels", labels).detach()
         if y.ndim != 1 or y.is_floating_point():

@@ -9,7 +9,13 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from infodyn._validation import check_choice, check_int, check_labels, check_matrix
+from infodyn._validation import (
+    check_choice,
+    check_int,
+    check_labels,
+    check_matrix,
+    check_same_device,
+)
 from infodyn.functional.matrix_info import head_rows, matrix_information
 
 _KEYS = ("mir", "hdr", "entropy_features", "entropy_head", "mutual_information")
@@ -93,6 +99,7 @@ class MatrixInformation(Metric):
 
     def update(self, features: Tensor, head_weight: Tensor, labels: Tensor) -> None:
         """Add one batch: ``features`` (n, d), ``head_weight`` (C, d_h), ``labels`` (n,)."""
+        check_same_device(features=features, head_weight=head_weight, labels=labels)
         z = check_matrix("features", features).detach()
         w = check_matrix("head_weight", head_weight, min_rows=1).detach()
         check_labels("labels", labels, n=z.shape[0], num_classes=w.shape[0])

@@ -8,7 +8,14 @@ import torch
 from torch import Tensor
 from torchmetrics.utilities import dim_zero_cat
 
-from infodyn._validation import check_choice, check_int, check_labels, check_matrix, check_same_rows
+from infodyn._validation import (
+    check_choice,
+    check_int,
+    check_labels,
+    check_matrix,
+    check_same_device,
+    check_same_rows,
+)
 from infodyn.functional.richness import (
     _K_HINT,
     D_LR_METRIC,
@@ -135,6 +142,7 @@ class Richness(LazyWidthMetric):
 
     def update(self, features: Tensor, logits: Tensor, labels: Tensor | None = None) -> None:
         """Add one batch: ``features`` (n, p), ``logits`` (n, C), optional ``labels`` (n,)."""
+        check_same_device(features=features, logits=logits, labels=labels)
         phi = check_matrix("features", features, min_rows=1).detach()
         out = check_matrix("logits", logits, min_rows=1).detach()
         check_same_rows("features", phi, "logits", out)

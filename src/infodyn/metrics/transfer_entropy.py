@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from infodyn._validation import check_int
+from infodyn._validation import check_int, check_same_device
 from infodyn.functional.te import (
     TransitionCounts,
     transfer_entropy_from_counts,
@@ -121,6 +121,7 @@ class TransferEntropy(LazyWidthMetric):
 
     def update(self, source: Tensor, target: Tensor) -> None:
         """Append a batch of binary states: ``source`` (B, m), ``target`` (B, n), same order."""
+        check_same_device(source=source, target=target)
         self._check_widths(source, target)
         if source.shape[0] != target.shape[0]:
             raise ValueError(
