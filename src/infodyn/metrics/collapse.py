@@ -7,7 +7,7 @@ Papyan, Han & Donoho (2020) and Sakamoto & Sato's measures; definitions and cita
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -99,6 +99,13 @@ class NeuralCollapse(LazyWidthMetric):
         num_features: d, if known; sizes the states up front (otherwise at the first
             ``update``, and again after each ``reset()``).
         reference: (d,) the fixed shift r, identical on all ranks; None means zeros.
+        precision: ``"exact"`` (default): every product in float64. ``"float32"``: each
+            batch's d×d product (h − r)ᵀ(h − r) in float32 — half the cost of the one
+            O(n·d²) step — then accumulated across batches in float64 like every other state.
+            Its error is that of a float32 dot product over a batch: relative ≲ √b·2⁻²⁴ of
+            the second moment, amplified in Σ_W by ‖μ − r‖²/V_W (pass ``reference`` near the
+            mean to keep it small); ``benchmarks/neural_collapse.py`` prints the measured
+            error. Only NC1 reads the second moment.
         kwargs: passed to ``torchmetrics.Metric``.
 
     Example:
@@ -137,9 +144,12 @@ class NeuralCollapse(LazyWidthMetric):
         rnc1_norm: RNC1Norm = "mean",
         num_features: int | None = None,
         reference: Tensor | None = None,
+        precision: Literal["exact", "float32"] = "exact",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.precision = check_choice("precision", precision, ("exact", "float32"))
+        self._product_dtype = torch.float32 if precision == "float32" else torch.float64
         num_classes = check_int(
             "num_classes", num_classes, minimum=2, hint="neural collapse needs at least 2 classes"
         )
@@ -213,6 +223,7 @@ class NeuralCollapse(LazyWidthMetric):
             self.num_classes,
             second_moment=self.needs_second_moment,
             reference=self._reference(x.shape[1]),
+            product_dtype=self._product_dtype,
         )
         self.counts = self.counts + stats.counts
         self.sums = self.sums + stats.sums
