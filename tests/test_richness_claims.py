@@ -36,7 +36,19 @@ def test_batchnorm_and_learning_rate_claims_reproduce_on_the_papers_shape() -> N
     assert f"{expected} = -12.2 s.e.)" in evidence
     assert claims["learning_rate"].verdict == "reproduced"
     assert "richest moderate lr=0.03" in claims["learning_rate"].evidence
-    assert "the largest is lazier again" in claims["learning_rate"].evidence
+    assert "vs the largest lr=0.1 (Δ -0.100 = -12.2 s.e.)" in claims["learning_rate"].evidence
+
+
+def test_richer_with_every_larger_learning_rate_is_only_partly_a_moderate_optimum() -> None:
+    """D_LR falling all the way to the largest lr: richer than the smallest, but not richest in
+    the middle — low D_LR is rich, so the largest lr is the richest here."""
+    monotone = [
+        setting({"batchnorm": True, "lr": lr}, d_lr=[d - 0.01, d, d + 0.01])
+        for lr, d in {0.003: 0.5, 0.01: 0.4, 0.03: 0.35, 0.1: 0.3}.items()
+    ]
+    (claim,) = judge(monotone)
+    assert claim.key == "learning_rate" and claim.verdict == "partly"
+    assert "vs the largest lr=0.1 (Δ +0.050" in claim.evidence
 
 
 def test_batchnorm_lazier_is_not_reproduced_and_one_lr_pair_is_partly() -> None:
