@@ -22,8 +22,8 @@ one sweep runs the pair::
 What is recorded (see :mod:`infodyn.experiments._richness`): D_LR and its three curves on a
 fixed training subset and on a test subset, S_init and ‖θ‖², loss and accuracy on both sets.
 Headlines: the final D_LR on both subsets, the final accuracies and baselines. One default run
-takes ~11 s of run loop on one thread; seeds 0–2 give D_LR 0.0095 (full) vs 0.31 (last layer)
-at test accuracy 0.12 vs 0.41 (docs/dynamical-richness.md).
+takes ~11 s of run loop on one thread (``train=full``); seeds 0–2 give D_LR 0.0095 (full) vs
+0.31 (last layer) at test accuracy 0.12 vs 0.41 (docs/dynamical-richness.md).
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ Runs past the stability limit fail with a message naming ``optim.lr`` (at lr 0.1
 without BatchNorm dies in the last third of training); the sweep records them as failed and
 the comparison's D_LR table lists them with the step they died at. Defaults: 100 epochs of
 mnist1d's 4,000 training samples, batch 64, lr 0.03, momentum 0.9, channels 16/32, p = 128 (one
-run: 35 s of run loop on one thread with another job on the machine; the 30-run study 23 min at
-``--workers 1`` on the shared 2-core machine; docs/dynamical-richness.md has the results).
+run: 35–52 s of run loop on one thread; the 30-run study 22 min at ``--workers 1``, both on
+a 2-core machine shared with other jobs; docs/dynamical-richness.md has the results).
 
 What is recorded (see :mod:`infodyn.experiments._richness`): D_LR and its three curves on a
 fixed training subset (the reported value) and a test subset, in eval mode (BatchNorm's
