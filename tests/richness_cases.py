@@ -7,6 +7,8 @@ n = 2,000, p = 200, C = 10, a random normal head W and bias b, outputs F = ΦW�
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -55,3 +57,34 @@ def collapsed(
         centres = torch.randn(c, p, generator=g, dtype=F64)
     phi = centres[labels] + offset + noise * torch.randn(n, p, generator=g, dtype=F64)
     return phi, phi @ w.T + b
+
+
+def class_logit_matrix(outputs: Tensor, labels: Tensor, c: int = 10) -> Tensor:
+    """M (c, c): the class means of the outputs, row a = mean of F over the samples of class a
+    (for collapsed features F = Y·M + noise·Wᵀ: the head's class-logit matrix)."""
+    y = torch.nn.functional.one_hot(labels, c).to(F64)
+    return (y.T @ outputs.to(F64)) / y.sum(dim=0)[:, None]
+
+
+def conditioned_outputs(
+    features: Tensor, labels: Tensor, kappa: float, *, seed: int, top: float = 10.0, c: int = 10
+) -> Tensor:
+    """Outputs F = ΦWᵀ (no bias) of a head whose class-logit matrix M has condition number κ.
+
+    M's singular values are spaced geometrically from ``top`` down to ``top/κ``, with random
+    orthogonal singular vectors (``seed``); W's part in the span of the class means is solved
+    from M, its part orthogonal to them is a fixed standard normal matrix (``seed``), so the
+    features, and the head's reading of everything but the class means, stay the same as κ
+    changes.
+    """
+    g = generator(seed)
+    means = class_logit_matrix(features, labels, c)  # (c, p): class means of Φ (rank c)
+    inverse = torch.linalg.pinv(means)  # (p, c)
+    w = torch.randn(c, features.shape[1], generator=g, dtype=F64)
+    w_perp = w - (w @ inverse) @ means  # W(I − P), P the projection onto the means' row space
+    u, _ = torch.linalg.qr(torch.randn(c, c, generator=g, dtype=F64))
+    v, _ = torch.linalg.qr(torch.randn(c, c, generator=g, dtype=F64))
+    singular = top * torch.logspace(0, -math.log10(kappa), c, dtype=F64)
+    m = u @ torch.diag(singular) @ v.T
+    w_par = (inverse @ m).T  # means @ w_parᵀ = M
+    return features @ (w_par + w_perp).T

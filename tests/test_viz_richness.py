@@ -151,7 +151,10 @@ def test_lazy_rich_example_runs_on_a_tiny_config(
     runpy.run_path(str(script), run_name="__main__")
     printed = capsys.readouterr().out
     assert "rich (all layers)" in printed and "lazy (last layer)" in printed
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    # the example runs the lazy-rich experiment: one run directory per setting, and the figures
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
         "lazy_rich_digits_test.png",
         "lazy_rich_digits_train.png",
     ]
+    runs = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(runs) == 2 and all((r / "run.sqlite").is_file() for r in runs)

@@ -12,6 +12,11 @@ post-ReLU map.
 Moldovan, Caţaron & Andonie (2024, arXiv 2404.01364) use shallow networks on small UCI sets
 and CNNs on image sets; their exact architectures are not available, so these are small
 stand-ins sized to train in seconds on a CPU.
+
+The dynamical-richness experiments use the same models: the 4-layer MLP of Nam et al.'s
+label-encoded example (``lazy-rich``) and the CNN with or without BatchNorm (``batchnorm=True``
+puts a BatchNorm after each convolution, before its ReLU, as VGG16-BN does; the fully
+connected ``h3`` has none) for ``richness-study``. ``features(x)`` is the head's input Φ.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ HIDDEN_LAYERS = ("h1", "h2", "h3")
 ModelKind = Literal["mlp", "cnn1d", "cnn2d"]
 
 
-def _block(layer: nn.Module) -> nn.Sequential:
-    return nn.Sequential(layer, nn.ReLU())
+def _block(layer: nn.Module, norm: nn.Module | None = None) -> nn.Sequential:
+    return (
+        nn.Sequential(layer, nn.ReLU()) if norm is None else nn.Sequential(layer, norm, nn.ReLU())
+    )
 
 
 class TabularMLP(nn.Module):
@@ -53,8 +60,12 @@ class TabularMLP(nn.Module):
         self.h3 = _block(nn.Linear(w2, w3))
         self.head = nn.Linear(w3, num_classes)
 
+    def features(self, x: Tensor) -> Tensor:
+        """The head's input Φ (n, widths[2]): the post-ReLU output of ``h3``."""
+        return self.h3(self.h2(self.h1(x.flatten(1))))
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.h3(self.h2(self.h1(x.flatten(1)))))
+        return self.head(self.features(x))
 
 
 class ConvNet(nn.Module):
@@ -68,6 +79,9 @@ class ConvNet(nn.Module):
         channels: Channels of the two conv blocks.
         hidden: Width of the fully connected layer ``h3``.
         dims: 1 (``Conv1d``, sequences) or 2 (``Conv2d``, images).
+        batchnorm: Put a BatchNorm after each convolution, before its ReLU (VGG16-BN's
+            placement; ``h3`` gets none). With it the conv layers have no bias (BatchNorm's
+            shift replaces it).
 
     Example:
         >>> import torch
@@ -76,6 +90,9 @@ class ConvNet(nn.Module):
         torch.Size([2, 10])
         >>> ConvNet((1, 40), 10, channels=(4, 8), hidden=16, dims=1)(torch.randn(2, 1, 40)).shape
         torch.Size([2, 10])
+        >>> bn = ConvNet((1, 8, 8), 10, channels=(4, 8), hidden=16, dims=2, batchnorm=True)
+        >>> type(bn.h1[1]).__name__, bn.features(torch.randn(3, 1, 8, 8)).shape
+        ('BatchNorm2d', torch.Size([3, 16]))
     """
 
     def __init__(
@@ -86,6 +103,7 @@ class ConvNet(nn.Module):
         hidden: int,
         *,
         dims: Literal[1, 2],
+        batchnorm: bool = False,
     ) -> None:
         super().__init__()
         if dims not in (1, 2):
@@ -102,9 +120,13 @@ class ConvNet(nn.Module):
         c1, c2 = channels
         conv = nn.Conv1d if dims == 1 else nn.Conv2d
         pool = nn.MaxPool1d if dims == 1 else nn.MaxPool2d
-        self.h1 = _block(conv(shape[0], c1, 3, padding=1))
+        norm = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+        bias = not batchnorm
+        self.h1 = _block(
+            conv(shape[0], c1, 3, padding=1, bias=bias), norm(c1) if batchnorm else None
+        )
         self.pool1 = pool(2)
-        self.h2 = _block(conv(c1, c2, 3, padding=1))
+        self.h2 = _block(conv(c1, c2, 3, padding=1, bias=bias), norm(c2) if batchnorm else None)
         self.pool2 = pool(2)
         flat = c2
         for size in shape[1:]:
@@ -112,9 +134,13 @@ class ConvNet(nn.Module):
         self.h3 = _block(nn.Linear(flat, hidden))
         self.head = nn.Linear(hidden, num_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor) -> Tensor:
+        """The head's input Φ (n, hidden): the post-ReLU output of ``h3``."""
         z = self.pool2(self.h2(self.pool1(self.h1(x))))
-        return self.head(self.h3(z.flatten(1)))
+        return self.h3(z.flatten(1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
 
 
 def _three(name: str, widths: Sequence[int]) -> tuple[int, int, int]:
@@ -133,10 +159,12 @@ def build_classifier(
     widths: Sequence[int] = (32, 16, 16),
     channels: Sequence[int] = (16, 32),
     hidden: int = 64,
+    batchnorm: bool = False,
 ) -> nn.Module:
     """The model ``kind`` for inputs of ``input_shape`` (one sample) and ``num_classes``.
 
-    ``widths`` sizes the MLP's three layers; ``channels`` and ``hidden`` size the CNNs.
+    ``widths`` sizes the MLP's three layers; ``channels`` and ``hidden`` size the CNNs;
+    ``batchnorm`` (CNNs only) puts a BatchNorm after each convolution.
 
     Example:
         >>> build_classifier("mlp", (13,), 3).h3[0].out_features
@@ -144,6 +172,11 @@ def build_classifier(
     """
     num_classes = check_int("num_classes", num_classes, minimum=2)
     if kind == "mlp":
+        if batchnorm:
+            raise ValueError(
+                "batchnorm applies to the CNNs (cnn1d, cnn2d); the mlp has none — "
+                "use batchnorm=False or a CNN kind"
+            )
         in_features = 1
         for size in input_shape:
             in_features *= size
@@ -154,5 +187,6 @@ def build_classifier(
         for i, c in enumerate(channels):
             check_int(f"channels[{i}]", c, minimum=1)
         check_int("hidden", hidden, minimum=1)
-        return ConvNet(input_shape, num_classes, channels, hidden, dims=1 if kind == "cnn1d" else 2)
+        dims: Literal[1, 2] = 1 if kind == "cnn1d" else 2
+        return ConvNet(input_shape, num_classes, channels, hidden, dims=dims, batchnorm=batchnorm)
     raise ValueError(f"kind must be one of 'mlp', 'cnn1d', 'cnn2d'; got {kind!r}")
