@@ -57,8 +57,8 @@ def test_sigmoid_on_log_steps_is_found_within_tolerance(
 
 def test_noise_free_sigmoid_is_exact_and_falls_are_mirrored() -> None:
     steps = _steps(200)
-    t = detect_transition(steps, 1 - _sigmoid(steps, 2.0, 0.0, 1.0))
-    assert t.direction == "fall" and math.isinf(t.confidence)
+    t = detect_transition(steps, 1 - _sigmoid(steps, 2.0, 0.0, 0.9))
+    assert t.direction == "fall" and t.confidence > 1000
     np.testing.assert_allclose(_window(t), [2.0 - EDGE, 2.0, 2.0 + EDGE], atol=0.01)
 
 
@@ -83,7 +83,7 @@ def test_plateau_with_noise_has_no_transition(n: int) -> None:
     steps = _steps(n)
     for _ in range(20):
         t = detect_transition(steps, 0.5 + 0.05 * rng.standard_normal(steps.size))
-        assert not t.found and math.isnan(t.mid_step) and t.confidence < 8
+        assert not t.found and math.isnan(t.mid_step) and t.confidence < 6
     flat = detect_transition(steps, np.full(steps.size, 97.0))
     assert not flat.found and flat.size == 0
 
@@ -100,11 +100,14 @@ def test_grokking_like_bump_finds_the_kept_fall() -> None:
     x = log_step(steps)
     rise, fall = 1 / (1 + np.exp(-K * (x - 2.0))), 1 / (1 + np.exp(-K * (x - 3.5)))
     loss = 4.6 + 7.4 * rise - 11.9 * fall + 0.2 * rng.standard_normal(steps.size)
-    t = detect_transition(steps, loss)
+    t = detect_transition(steps, loss, log_values=False)  # the linear half of the fall
     assert t.found and t.direction == "fall"
     _, mid, end = _window(t)
     assert abs(mid - 3.5) < MID_TOL and abs(end - (3.5 + EDGE)) < EDGE_TOL
     assert t.before == pytest.approx(12.0, abs=0.5) and t.after == pytest.approx(0.1, abs=0.5)
+    # Read in log10 (it spans 2.4 decades), the fall is halfway at its geometric middle, later.
+    in_log = detect_transition(steps, loss)
+    assert in_log.log_values and in_log.direction == "fall" and _window(in_log)[1] > mid
 
 
 def test_bad_series_are_refused_with_the_fix() -> None:
@@ -177,3 +180,16 @@ def test_reference_parsing_and_resolution() -> None:
         resolve_reference("test:rnc1", keys)
     with pytest.raises(ValueError, match="no such series; the runs hold: test:accuracy"):
         resolve_reference("train:accuracy", keys)
+
+
+def test_positive_series_spanning_decades_is_read_in_log_values() -> None:
+    """A loss from 7,000 to 0.06, log-linear in between: halfway at its geometric middle."""
+    steps = _steps(200)
+    log_loss = 3.85 - 5.07 * (_sigmoid(steps, 2.5, 0.0, 1.0))
+    t = detect_transition(steps, 10**log_loss)
+    assert t.log_values and t.direction == "fall" and abs(_window(t)[1] - 2.5) < MID_TOL
+    assert t.before == pytest.approx(10**3.85, rel=0.05)
+    linear = detect_transition(steps, 10**log_loss, log_values=False)
+    assert _window(linear)[1] < 2.3  # the linear half-change comes early
+    with pytest.raises(ValueError, match="needs a positive series"):
+        detect_transition(steps, log_loss, log_values=True)

@@ -28,16 +28,21 @@ from infodyn.leadlag import (
 __all__ = [
     "DISPLAY_COLUMNS",
     "ROW_KEYS",
+    "TIMELINE_NAME",
     "Explanation",
     "GroupExplanation",
     "display_rows",
     "explain_groups",
     "explain_paths",
+    "explain_run_series",
     "explanation_record",
     "finding",
     "row_record",
     "write_timeline",
 ]
+
+#: The timeline figure's file name (in a run's ``figures/``, a sweep's ``explain/``).
+TIMELINE_NAME = "timeline.png"
 
 #: The keys of every JSON row, in order.
 ROW_KEYS = (
@@ -139,6 +144,13 @@ def explain_groups(
         for label, point, names, runs in groups
     )
     return Explanation(ref_key, reference, explained)
+
+
+def explain_run_series(
+    name: str, series: Mapping[SeriesKey, Series], reference: str = DEFAULT_REFERENCE
+) -> Explanation:
+    """Explain one run's series (no error when the reference is missing: no leads then)."""
+    return explain_groups([(name, {}, [name], [series])], reference, strict=False)
 
 
 def explain_paths(paths: Sequence[Path], reference: str = DEFAULT_REFERENCE) -> Explanation:

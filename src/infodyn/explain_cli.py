@@ -17,6 +17,7 @@ from rich.table import Table
 
 from infodyn.explain import (
     DISPLAY_COLUMNS,
+    TIMELINE_NAME,
     Explanation,
     display_rows,
     explain_paths,
@@ -30,7 +31,6 @@ from infodyn.sweep import MANIFEST_NAME
 __all__ = ["explain", "timeline_path"]
 
 _errors = Console(stderr=True)
-TIMELINE_NAME = "timeline.png"
 
 
 def timeline_path(inputs: list[Path], out: Path | None) -> Path:

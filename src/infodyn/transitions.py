@@ -5,7 +5,9 @@ rises ~30× later than the train accuracy fits), so every position here is on th
 ``x = log10(1 + step)`` (the ``1 +`` keeps step 0, the initial value; from step ~10 on it is
 log10(step) to within 0.05 decades).
 
-The rule, for a series ``(steps, values)``:
+The rule, for a series ``(steps, values)`` — read as ``log10(value)`` when it is positive and
+spans two decades or more (losses, NC1, CDNV: their half-change in linear units would sit in
+the first few steps):
 
 1. **Smooth and resample**: a running median over 5 neighbouring records, resampled linearly
    onto ``grid_points`` points uniform in ``x`` (so that each decade weighs the same whether
@@ -23,11 +25,12 @@ The rule, for a series ``(steps, values)``:
    and the *end* the first crossing of 90 % after it; crossings are interpolated linearly in
    ``x``, then mapped back to steps.
 4. **Confidence** is the change in units of the series' noise, ``size / sigma`` with ``sigma``
-   estimated from the raw values' residuals around their 5-record running median
-   (``1.4826 · MAD``; zero along a noise-free monotone curve, and a few records near a sharp
-   jump do not move it). It reads about 0.8 of a Gaussian noise's std: the median shares the
-   record it is compared with. A series whose change is below ``min_snr`` noise units, or below
-   ``min_relative`` of its largest magnitude, has no transition (``found`` False).
+   estimated from the raw values' residuals around their 5-record running mean
+   (``1.4826 · MAD``, rescaled for the mean sharing the record; a mean follows a linear trend,
+   and the few records next to a sharp jump do not move a median absolute deviation). A
+   series whose change is below ``min_snr`` (6) noise units, or below ``min_relative`` (2 %)
+   of its largest magnitude, has no transition (``found`` False): on white noise alone the
+   largest change reads 2–5 noise units.
 
 Verified on synthetic series with known change points (``tests/test_transitions.py``): sigmoids
 in log step with noise (middle within 0.1 decade, start and end within 0.2 decade), flat
@@ -48,12 +51,14 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Direction", "Transition", "detect_transition", "log_step", "step_of"]
+__all__ = ["LOG_VALUES_SPAN", "Direction", "Transition", "detect_transition", "log_step", "step_of"]
 
 Direction = Literal["rise", "fall"]
 
 _MAD_TO_SIGMA = 1.4826  # median absolute deviation → std of a Gaussian
 _POINT_WINDOW = 5  # records in the first running median
+#: A positive series whose largest value is this many times its smallest is read in log10.
+LOG_VALUES_SPAN = 100.0
 
 
 def log_step(steps: np.ndarray | float) -> np.ndarray:
@@ -90,7 +95,10 @@ class Transition:
         after: The level it reaches.
         size: ``|after - before|``, in the series' units.
         noise: Robust std of the raw values around their trend, same units.
-        confidence: ``size / noise`` (inf for a noise-free series), the change in noise units.
+        confidence: The change over the noise, both in the units the change was found in
+            (log10 units with ``log_values``); inf for a noise-free plateau.
+        log_values: Whether the change was found in ``log10(value)``; ``noise`` is then in
+            decades, ``before``/``after``/``size`` still in the series' units.
     """
 
     found: bool
@@ -103,6 +111,7 @@ class Transition:
     size: float
     noise: float
     confidence: float
+    log_values: bool = False
 
     @property
     def mid_log(self) -> float:
@@ -119,10 +128,19 @@ def _running_median(y: np.ndarray, width: int) -> np.ndarray:
     return np.median(windows, axis=1)
 
 
-def _noise(values: np.ndarray, local: np.ndarray) -> float:
-    """Robust std of the raw values around their local median (a median is blind to a jump)."""
+def _noise(values: np.ndarray) -> float:
+    """Robust std of the raw values around their 5-record running mean.
+
+    A mean follows a linear trend exactly, so only curvature and noise are left; the MAD
+    ignores the few records next to a sharp jump. ``v - mean_5`` of white noise has std
+    ``sqrt(4/5)·sigma``, undone here.
+    """
+    half = _POINT_WINDOW // 2
+    padded = np.pad(values, half, mode="edge")
+    local = np.lib.stride_tricks.sliding_window_view(padded, _POINT_WINDOW).mean(axis=1)
     residual = values - local
-    return float(_MAD_TO_SIGMA * np.median(np.abs(residual - np.median(residual))))
+    mad = np.median(np.abs(residual - np.median(residual)))
+    return float(_MAD_TO_SIGMA * mad / math.sqrt(1 - 1 / _POINT_WINDOW))
 
 
 def _largest_change(m: np.ndarray) -> tuple[int, int]:
@@ -159,8 +177,9 @@ def detect_transition(
     *,
     grid_points: int = 200,
     smooth: float = 0.05,
-    min_snr: float = 8.0,
+    min_snr: float = 6.0,
     min_relative: float = 0.02,
+    log_values: bool | None = None,
 ) -> Transition:
     """Find the transition window of one series on the log-step axis.
 
@@ -173,7 +192,11 @@ def detect_transition(
         grid_points: Points of the uniform log-step grid.
         smooth: Width of the running median as a fraction of ``grid_points``.
         min_snr: Smallest change, in noise units, that counts as a transition.
-        min_relative: Smallest change, as a fraction of the series' largest ``|value|``.
+        min_relative: Smallest change, as a fraction of the series' largest ``|value|``
+            (values on a linear scale only).
+        log_values: Find the change in ``log10(value)``; None (default) does so for a positive
+            series spanning at least :data:`LOG_VALUES_SPAN` (a loss falling from 7,000 to
+            0.06 is halfway at 21 in log terms, but at 3,600 — the first steps — in linear).
 
     Returns:
         The :class:`Transition`; ``found`` False (steps NaN) for a series without one.
@@ -205,6 +228,13 @@ def detect_transition(
         )
     if steps[0] < 0 or np.any(np.diff(steps) <= 0):
         raise ValueError("steps must be >= 0 and strictly increasing")
+    positive = bool(np.all(values > 0))
+    if log_values is None:
+        log_values = positive and float(values.max() / values.min()) >= LOG_VALUES_SPAN
+    elif log_values and not positive:
+        raise ValueError("log_values=True needs a positive series")
+    if log_values:
+        values = np.log10(values)
     x = log_step(steps)
     # A median over 5 neighbouring records first: a sparse schedule (40 evaluations) would
     # otherwise be resampled point for point and its noise read as level changes.
@@ -217,15 +247,21 @@ def detect_transition(
     before, after = float(m[i]), float(m[j])
     direction: Direction = "rise" if after >= before else "fall"
     size = abs(after - before)
-    noise = _noise(values, local)
+    noise = _noise(values)
     confidence = math.inf if noise == 0.0 and size > 0 else (size / noise if noise else 0.0)
-    scale = float(np.max(np.abs(values)))
-    found = size > 0 and confidence >= min_snr and size >= min_relative * scale
+    scale = 0.0 if log_values else min_relative * float(np.max(np.abs(values)))
+    found = size > 0 and confidence >= min_snr and size >= scale
+    lo, hi = before, after  # the levels the window is measured on
+    if log_values:  # report levels in the series' own units
+        before, after = 10.0**before, 10.0**after
+        size = abs(after - before)
     if not found:
         nan = math.nan
-        return Transition(False, nan, nan, nan, direction, before, after, size, noise, confidence)
+        return Transition(
+            False, nan, nan, nan, direction, before, after, size, noise, confidence, log_values
+        )
     # Progress of the change, 0 at i and 1 at j, rising whatever the direction.
-    d = (m[i : j + 1] - before) / (after - before)
+    d = (m[i : j + 1] - lo) / (hi - lo)
     xs = grid[i : j + 1]
     mid = _crossing(xs, d, 0.5, last=True)
     before_mid = xs <= mid
@@ -245,4 +281,5 @@ def detect_transition(
         size,
         noise,
         confidence,
+        log_values,
     )

@@ -92,7 +92,7 @@ def plot_timeline(
         >>> run = {("accuracy", "test", ""): (steps, 1 / (1 + np.exp(-8 * (x - 3)))),
         ...        ("rnc1", "test", ""): (steps, 1 / (1 + np.exp(8 * (x - 2.5))))}
         >>> fig, axes = plot_timeline([("run", explain_group([run], ("accuracy", "test", "")))])
-        >>> axes.shape, [t.get_text() for t in axes[0].get_yticklabels()]
+        >>> axes.shape, sorted(t.get_text() for t in axes[0].get_yticklabels())
         ((1,), ['accuracy (test)', 'rnc1 (test)'])
     """
     if not groups:
