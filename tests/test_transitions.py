@@ -105,8 +105,8 @@ def test_grokking_like_bump_finds_the_kept_fall() -> None:
     _, mid, end = _window(t)
     assert abs(mid - 3.5) < MID_TOL and abs(end - (3.5 + EDGE)) < EDGE_TOL
     assert t.before == pytest.approx(12.0, abs=0.5) and t.after == pytest.approx(0.1, abs=0.5)
-    # Read in log10 (it spans 2.4 decades), the fall is halfway at its geometric middle, later.
-    in_log = detect_transition(steps, loss)
+    # Read in log10, the fall is halfway at its geometric middle, later.
+    in_log = detect_transition(steps, loss, log_values=True)
     assert in_log.log_values and in_log.direction == "fall" and _window(in_log)[1] > mid
 
 
@@ -190,6 +190,8 @@ def test_positive_series_spanning_decades_is_read_in_log_values() -> None:
     assert t.log_values and t.direction == "fall" and abs(_window(t)[1] - 2.5) < MID_TOL
     assert t.before == pytest.approx(10**3.85, rel=0.05)
     linear = detect_transition(steps, 10**log_loss, log_values=False)
+    chance_to_one = detect_transition(steps, _sigmoid(steps, 2.5, 0.005, 1.0))  # 2.3 decades
+    assert not chance_to_one.log_values and abs(_window(chance_to_one)[1] - 2.5) < MID_TOL
     assert _window(linear)[1] < 2.3  # the linear half-change comes early
     with pytest.raises(ValueError, match="needs a positive series"):
         detect_transition(steps, log_loss, log_values=True)

@@ -6,8 +6,8 @@ rises ~30× later than the train accuracy fits), so every position here is on th
 log10(step) to within 0.05 decades).
 
 The rule, for a series ``(steps, values)`` — read as ``log10(value)`` when it is positive and
-spans two decades or more (losses, NC1, CDNV: their half-change in linear units would sit in
-the first few steps):
+spans three decades or more (a loss falling from 7,000 to 0.06: its half-change in linear
+units would sit in the first few steps):
 
 1. **Smooth and resample**: a running median over 5 neighbouring records, resampled linearly
    onto ``grid_points`` points uniform in ``x`` (so that each decade weighs the same whether
@@ -58,7 +58,9 @@ Direction = Literal["rise", "fall"]
 _MAD_TO_SIGMA = 1.4826  # median absolute deviation → std of a Gaussian
 _POINT_WINDOW = 5  # records in the first running median
 #: A positive series whose largest value is this many times its smallest is read in log10.
-LOG_VALUES_SPAN = 100.0
+#: Three decades: an accuracy from chance (1/97 for grokking) to 1 spans two and stays linear;
+#: a loss falling from 4.6 to 1e-6 spans six.
+LOG_VALUES_SPAN = 1000.0
 
 
 def log_step(steps: np.ndarray | float) -> np.ndarray:
