@@ -230,8 +230,8 @@ def explain_group(
     Example:
         >>> steps = np.unique(np.geomspace(1, 10_000, 80).astype(int))
         >>> x = np.log10(1 + steps)
-        >>> run = {("accuracy", "test", ""): (steps, 1 / (1 + np.exp(-8 * (x - 3)))),
-        ...        ("rnc1", "test", ""): (steps, 1 / (1 + np.exp(8 * (x - 2.5)))),
+        >>> run = {("accuracy", "test", ""): (steps, 0.01 + 1 / (1 + np.exp(-8 * (x - 3)))),
+        ...        ("rnc1", "test", ""): (steps, 0.1 + 1 / (1 + np.exp(8 * (x - 2.5)))),
         ...        ("flat", "test", ""): (steps, np.ones(steps.size))}
         >>> rows = explain_group([run], ("accuracy", "test", ""))
         >>> [(r.key[0], r.direction, r.found, round(r.lead_ratio, 2)) for r in rows]

@@ -208,7 +208,7 @@ def detect_transition(
 
     Example:
         >>> steps = np.unique(np.geomspace(1, 10_000, 60).astype(int))
-        >>> acc = 1 / (1 + np.exp(-6 * (np.log10(steps) - 2.5)))   # halfway at step 316
+        >>> acc = 0.01 + 0.99 / (1 + np.exp(-6 * (np.log10(steps) - 2.5)))  # halfway at 316
         >>> t = detect_transition(steps, acc)
         >>> t.found, t.direction, round(t.mid_step, -1)
         (True, 'rise', 320.0)

@@ -89,8 +89,8 @@ def plot_timeline(
         >>> from infodyn.leadlag import explain_group
         >>> steps = np.unique(np.geomspace(1, 10_000, 80).astype(int))
         >>> x = np.log10(1 + steps)
-        >>> run = {("accuracy", "test", ""): (steps, 1 / (1 + np.exp(-8 * (x - 3)))),
-        ...        ("rnc1", "test", ""): (steps, 1 / (1 + np.exp(8 * (x - 2.5))))}
+        >>> run = {("accuracy", "test", ""): (steps, 0.01 + 1 / (1 + np.exp(-8 * (x - 3)))),
+        ...        ("rnc1", "test", ""): (steps, 0.1 + 1 / (1 + np.exp(8 * (x - 2.5))))}
         >>> fig, axes = plot_timeline([("run", explain_group([run], ("accuracy", "test", "")))])
         >>> axes.shape, sorted(t.get_text() for t in axes[0].get_yticklabels())
         ((1,), ['accuracy (test)', 'rnc1 (test)'])
