@@ -30,7 +30,9 @@ def _rows_table(rows: list[tuple[str, ...]]) -> str:
     body = "".join(
         "<tr>"
         + "".join(
-            f"<td>{escape(c)}</td>" if i in (1, 2) else f"<td class='num'>{escape(c)}</td>"
+            f"<td>{escape(c)}</td>"
+            if i in (1, 2)
+            else f"<td class='num' style='white-space:nowrap'>{escape(c)}</td>"
             for i, c in enumerate(cells)
         )
         + "</tr>"
