@@ -127,7 +127,8 @@ def test_compare_report_in_browser(chromium: str, tmp_path: Path, screenshots: P
     out = tmp_path / "cmp"
     result = runner.invoke(app, ["compare", str(sweep), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    _assert_reads_well(out / "compare.html", screenshots / "compare-report.png", images=2)
+    # the two generic figures and the timeline of transitions
+    _assert_reads_well(out / "compare.html", screenshots / "compare-report.png", images=3)
 
 
 def test_weight_decay_study_page_in_browser(

@@ -373,12 +373,12 @@ def test_write_comparison_page_record_and_figures(tmp_path: Path, grid: list[Run
         "compare.json",
         "figures",
     ]
-    assert [p.name for p in out.figures] == ["training.png"]
+    assert [p.name for p in out.figures] == ["training.png", "timeline.png"]
     assert out.figures[0].read_bytes().startswith(b"\x89PNG")
     page = out.page.read_text(encoding="utf-8")
     assert "<script" not in page and "<b>bold</b>" not in page
     assert "note=&lt;b&gt;bold&lt;/b&gt;" in page
-    assert len(re.findall(r"src='data:image/png;base64,", page)) == 1
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == 2  # + the timeline
     assert not re.search(r"(src|href)=['\"](?!data:)", page)  # nothing external
     assert "aligned on 4 shared steps; 1 dropped" in page
     record = json.loads(out.record.read_text(encoding="utf-8"))
@@ -399,6 +399,10 @@ def test_write_comparison_page_record_and_figures(tmp_path: Path, grid: list[Run
     assert {h["n"] for h in record["groups"][0]["headlines"].values()} == {0}
     assert record["groups"][2]["headlines"]["fit_step"]["mean"] == pytest.approx(250 / 3)
     assert record["figures"] == ["figures/training.png"]
+    assert record["explain"]["figure"] == "figures/timeline.png"
+    assert [g["label"] for g in record["explain"]["groups"]] == [
+        g["label"] for g in record["groups"]
+    ]
     leftovers = [p for p in out.directory.rglob("*") if p.name.startswith(".")]
     assert leftovers == []
 

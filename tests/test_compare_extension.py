@@ -124,8 +124,9 @@ def test_tables_and_figures_follow_the_generic_content(
     assert page.index("Delay against λ") > own
     assert "<th>weight_decay=0.01</th><td class='short'>2</td>" in page
     assert "alt='runs per group'" in page
-    assert len(re.findall(r"src='data:image/png;base64,", page)) == 2  # generic + own
-    assert [p.name for p in out.figures] == ["training.png", "training-2.png"]
+    # generic + own + the timeline of transitions
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == 3
+    assert [p.name for p in out.figures] == ["training.png", "training-2.png", "timeline.png"]
     record = json.loads(out.record.read_text(encoding="utf-8"))
     scaling = record["tables"]["scaling"]
     lam = np.repeat([0.01, 0.1, 1.0], 2)

@@ -172,7 +172,8 @@ def test_an_experiment_figure_is_drawn_and_captioned(run: RunDir) -> None:
     summary = RunSummary(figures=(extra,))
     assert [p.name for p in draw_run_figures(run, summary)][-1] == "extra.png"
     page = write_report(run, summary).read_text(encoding="utf-8")
-    assert "An experiment&#x27;s own figure" in page and page.count("data:image/png") == 3
+    # The two built-in figures, the experiment's, and the timeline of transitions.
+    assert "An experiment&#x27;s own figure" in page and page.count("data:image/png") == 4
 
 
 def test_figures_without_markers_have_none(run: RunDir) -> None:
@@ -196,7 +197,7 @@ def test_report_is_self_contained_and_escaped(run: RunDir) -> None:
     assert "<b>7</b>" not in page and "&lt;b&gt;7&lt;/b&gt;" in page
     # Figures embedded, and nothing loaded from elsewhere.
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
-    assert len(images) == 2
+    assert len(images) == 3  # two figures and the timeline of transitions
     assert all(base64.b64decode(img).startswith(PNG_MAGIC) for img in images)
     assert not re.search(r"(src|href)=['\"](?!data:)", page)
     # Summary from the store and its metadata.
@@ -220,7 +221,8 @@ def test_report_can_embed_existing_figures(run: RunDir) -> None:
     draw_run_figures(run)
     (run.figures_dir / "matrix_information.png").unlink()
     page = write_report(run, redraw=False).read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 1
+    # The figure left, and the timeline of transitions, drawn because it was missing.
+    assert page.count("data:image/png;base64,") == 2
 
 
 def test_flatten_config() -> None:

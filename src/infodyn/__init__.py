@@ -12,6 +12,9 @@ The public surface, by layer (compute → monitor → store → draw):
   separate evaluation pass or live from the training passes.
 - :class:`RunDir`, :class:`RunStore` — a run directory and its SQLite store.
 - :mod:`infodyn.viz`, :mod:`infodyn.report` — figures and HTML drawn from a store.
+- :func:`detect_transition` — one series' transition window on the log-step axis;
+  :mod:`infodyn.leadlag` and :mod:`infodyn.explain` rank a run's series by their lead on a
+  reference (``infodyn explain``).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -24,6 +27,7 @@ from infodyn.monitor import Monitor, Probe
 from infodyn.rundir import RunDir
 from infodyn.schedules import every, log_spaced
 from infodyn.store import RunStore
+from infodyn.transitions import Transition, detect_transition
 
 try:
     __version__ = version("infodyn")
@@ -38,7 +42,9 @@ __all__ = [
     "Probe",
     "RunDir",
     "RunStore",
+    "Transition",
     "__version__",
+    "detect_transition",
     "evaluate",
     "every",
     "find_classifier_head",

@@ -1,4 +1,4 @@
-"""The ``infodyn`` command line: run, sweep, compare, list, plot, report, export."""
+"""The ``infodyn`` command line: run, sweep, compare, explain, list, plot, report, export."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from infodyn._progress import progress_columns
 from infodyn.compare.cli import compare
 from infodyn.config import ConfigError
 from infodyn.experiments import experiment_names
+from infodyn.explain_cli import explain
 from infodyn.export import export_scalars
 from infodyn.rundir import NotARunDirectoryError, RunDir, list_runs, new_run_dir
 from infodyn.sinks.base import RecordSink
@@ -285,6 +286,7 @@ def export(
 
 app.command("sweep")(sweep)
 app.command("compare")(compare)
+app.command("explain")(explain)
 
 
 def main() -> None:

@@ -11,11 +11,14 @@ import base64
 import importlib.metadata
 import math
 import platform
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from infodyn._html import PAGE_CSS, escape
+from infodyn.explain import TIMELINE_NAME, explain_run_series, write_timeline
+from infodyn.explain_html import explain_section
 from infodyn.rundir import RunDir, atomic_write_text
 from infodyn.store import RunStore
 from infodyn.summary import FigureSpec, RunSummary
@@ -157,6 +160,26 @@ def _figures_html(paths: Iterable[Path], specs: Iterable[FigureSpec]) -> str:
     return "".join(parts) or "<p>No figures: the store holds none of the metrics they draw.</p>"
 
 
+def _explain_html(run: RunDir, store: RunStore, *, redraw: bool) -> str:
+    """The "What moves first" section; its figure is drawn into ``figures/`` when redrawing.
+
+    Without ``redraw`` a timeline already in ``figures/`` is embedded as it is, and a missing
+    one is drawn (``infodyn plot``/``report`` draw the registered figures, then call this).
+    """
+    series = {key: store.series(*key) for key in store.keys()}
+    if not series:
+        return ""
+    try:
+        explanation = explain_run_series(run.name, series)
+        figure = run.figures_dir / TIMELINE_NAME
+        if redraw or not figure.is_file():
+            write_timeline(explanation, figure)
+    except ValueError as err:  # a series the detector refuses must not cost the whole report
+        warnings.warn(f"report: the transition table failed ({err})", stacklevel=2)
+        return f"<h2>What moves first</h2><p class='sub'>Not computed: {escape(str(err))}</p>"
+    return explain_section(explanation, figure if figure.is_file() else None)
+
+
 def write_report(run: RunDir, summary: RunSummary | None = None, *, redraw: bool = True) -> Path:
     """Write ``report.html`` for ``run`` and return its path.
 
@@ -165,7 +188,8 @@ def write_report(run: RunDir, summary: RunSummary | None = None, *, redraw: bool
         summary: The experiment's headlines and step markers
             (:func:`infodyn.runner.summarize_run`); None shows the store's values alone.
         redraw: Redraw the figures from the store first (so the page is never stale); with
-            False, embed the registered PNGs already in ``figures/``.
+            False, embed the registered PNGs already in ``figures/`` (and draw the transition
+            timeline only if it is missing).
 
     Returns:
         ``run.report_path``, written atomically.
@@ -183,6 +207,7 @@ def write_report(run: RunDir, summary: RunSummary | None = None, *, redraw: bool
     with run.store(readonly=True) as store:
         meta = store.meta()
         summary_rows = _summary(store, summary, meta)
+        explained = _explain_html(run, store, redraw=redraw)
     experiment = config.get("experiment")
     title = f"{run.name} — {experiment}" if experiment else run.name
     config_rows = [(escape(k), f"<code>{escape(v)}</code>") for k, v in flatten_config(config)]
@@ -205,6 +230,7 @@ def write_report(run: RunDir, summary: RunSummary | None = None, *, redraw: bool
 {_table(summary_rows)}
 <h2>Figures</h2>
 {_figures_html(paths, specs)}
+{explained}
 <h2>Config</h2>
 {_table(config_rows, header=("key", "value"))}
 <h2>Run metadata</h2>

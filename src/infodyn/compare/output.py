@@ -24,10 +24,17 @@ from infodyn.compare.extension import (
     table_record,
     write_experiment_figures,
 )
-from infodyn.compare.figures import CompareFigure, draw_comparison_figures, group_colors
+from infodyn.compare.figures import (
+    CompareFigure,
+    _filename,
+    draw_comparison_figures,
+    group_colors,
+)
 from infodyn.compare.load import CompareError
 from infodyn.compare.report import write_compare_page
 from infodyn.compare.stats import ValueStats
+from infodyn.explain import Explanation, explain_groups, explanation_record, write_timeline
+from infodyn.explain_html import explain_section
 from infodyn.rundir import atomic_write_text, new_run_dir
 from infodyn.summary import ComparisonSummary
 
@@ -38,6 +45,7 @@ __all__ = [
     "CompareOutputs",
     "comparison_record",
     "default_out_dir",
+    "explain_comparison",
     "write_comparison",
 ]
 
@@ -54,7 +62,8 @@ class CompareOutputs:
         directory: The output folder.
         page: ``compare.html``.
         record: ``compare.json``.
-        figures: Every PNG: the generic figures, then the experiment's own.
+        figures: Every PNG: the generic figures, the experiment's own, then the timeline of
+            transitions.
         part: What the experiment added (its tables, or the error its part raised).
     """
 
@@ -174,10 +183,29 @@ def comparison_record(
     }
 
 
+def explain_comparison(comparison: Comparison) -> Explanation:
+    """What moves first in each group, against test accuracy (no leads if no run records it).
+
+    Example:
+        >>> from infodyn.compare.demo import demo_comparison
+        >>> [g.label for g in explain_comparison(demo_comparison()).groups]
+        ['weight_decay=0.1', 'weight_decay=1.0']
+    """
+    items = [
+        (r.group.label, r.group.point, [run.name for run in r.group.runs],
+         [run.series for run in r.group.runs])
+        for r in comparison.groups
+    ]  # fmt: skip
+    return explain_groups(items, strict=False)
+
+
 def write_comparison(
     comparison: Comparison, out: Path, *, part: ExperimentPart | None = None
 ) -> CompareOutputs:
     """Draw the figures, then write ``compare.json`` and ``compare.html`` into ``out``.
+
+    Both carry what moves first in each group (:func:`explain_comparison`): ``compare.json``
+    under ``explain``, the page in its "What moves first" section, with ``figures/timeline.png``.
 
     Args:
         comparison: From :func:`infodyn.compare.build.build_comparison`.
@@ -196,12 +224,13 @@ def write_comparison(
     figures = draw_comparison_figures(comparison, out / "figures")
     taken = {f.path.name for f in figures}
     own = write_experiment_figures(part.summary, out / "figures", taken)
+    taken |= {f.path.name for f in own}
+    explanation = explain_comparison(comparison)
+    timeline = write_timeline(explanation, out / "figures" / _filename("timeline", taken))
+    data = comparison_record(comparison, figures, part, own)
+    data["explain"] = {**explanation_record(explanation), "figure": f"figures/{timeline.name}"}
     record = out / RECORD_NAME
-    atomic_write_text(
-        record,
-        json.dumps(comparison_record(comparison, figures, part, own), indent=2, allow_nan=False)
-        + "\n",
-    )
+    atomic_write_text(record, json.dumps(data, indent=2, allow_nan=False) + "\n")
     page = write_compare_page(
         comparison,
         figures,
@@ -209,5 +238,7 @@ def write_comparison(
         out / PAGE_NAME,
         part=part,
         experiment_figures=own,
+        explain=explain_section(explanation, timeline),
     )
-    return CompareOutputs(out, page, record, tuple(f.path for f in [*figures, *own]), part)
+    paths = (*(f.path for f in [*figures, *own]), timeline)
+    return CompareOutputs(out, page, record, paths, part)

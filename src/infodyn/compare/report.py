@@ -194,6 +194,7 @@ def compare_page(
     now: datetime | None = None,
     part: ExperimentPart | None = None,
     experiment_figures: Sequence[CompareFigure] = (),
+    explain: str = "",
 ) -> str:
     """The HTML of the comparison page.
 
@@ -204,6 +205,8 @@ def compare_page(
         now: The time written on the page (UTC now by default).
         part: The experiment's own tables (or its error), shown after the final values.
         experiment_figures: The experiment's own PNGs, shown after its tables.
+        explain: The "What moves first" section's HTML (:mod:`infodyn.explain_html`), shown
+            after the final values.
 
     Example:
         >>> from infodyn.compare.demo import demo_comparison
@@ -249,6 +252,7 @@ written {when:%Y-%m-%d %H:%M} UTC</p>
 <p class="sub">Mean ± sample std over the group's runs at the last step all of them recorded
 (shown after @).</p>
 {_grid(head, _final_rows(comparison))}
+{explain}
 {_experiment_section(comparison, part, experiment_figures)}
 <h2>Step alignment</h2>
 {alignment}
@@ -267,10 +271,12 @@ def write_compare_page(
     *,
     part: ExperimentPart | None = None,
     experiment_figures: Sequence[CompareFigure] = (),
+    explain: str = "",
 ) -> Path:
     """Write :func:`compare_page` to ``path`` atomically and return ``path``."""
     page = compare_page(
-        comparison, figures, colors, part=part, experiment_figures=experiment_figures
-    )
+        comparison, figures, colors, part=part, experiment_figures=experiment_figures,
+        explain=explain,
+    )  # fmt: skip
     atomic_write_text(path, page)
     return path
