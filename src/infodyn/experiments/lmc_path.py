@@ -307,7 +307,7 @@ def matrix_info_or_nan(features: Tensor, head: Tensor, labels: Tensor) -> tuple[
     try:
         result = matrix_information(features[nonzero], head_rows(head, labels[nonzero]))
     except ValueError as err:
-        warnings.warn(f"MIR/HDR undefined at this point of the path: {err}", stacklevel=3)
+        warnings.warn(f"MIR/HDR recorded as NaN for these features: {err}", stacklevel=3)
         return (math.nan, math.nan, math.nan, math.nan, zero_share)
     mir, hdr, hz, hw, _ = (float(v) for v in result)
     return (mir, hdr, hz, hw, zero_share)
