@@ -26,5 +26,6 @@ def test_monitor_digits_example_writes_every_family_figure(tmp_path: Path) -> No
         "information_bottleneck.png",
         "transfer_entropy.png",
         "richness.png",
+        "timeline.png",  # what moves first (infodyn explain)
     }
     assert "data:image/png;base64," in (run / "report.html").read_text()
