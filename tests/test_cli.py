@@ -95,7 +95,8 @@ def test_plot_report_and_list(tiny_run: Path) -> None:
     assert runner.invoke(app, ["plot", str(tiny_run)]).exit_code == 0
     assert (tiny_run / "figures" / "training.png").exists()
     assert runner.invoke(app, ["report", str(tiny_run)]).exit_code == 0
-    listing = runner.invoke(app, ["list", str(tiny_run.parent)])
+    # a wide console: at Rich's default 80 columns (no terminal, as in CI) the headlines fold
+    listing = runner.invoke(app, ["list", str(tiny_run.parent)], env={"COLUMNS": "200"})
     assert listing.exit_code == 0 and tiny_run.name in listing.stdout
     assert "train acc" in listing.stdout  # the experiment's headlines
 
