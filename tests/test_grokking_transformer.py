@@ -150,6 +150,8 @@ MLP_DEFAULT = {
     "steps": 7000,
     "threads": 2,
     "device": "cpu",
+    "keep_checkpoints": 2,
+    "archive_checkpoints": 0,
     "data": {"modulus": 97, "operation": "add", "train_fraction": 0.4},
     "model": {
         "kind": "mlp",
