@@ -99,13 +99,14 @@ class NeuralCollapse(LazyWidthMetric):
         num_features: d, if known; sizes the states up front (otherwise at the first
             ``update``, and again after each ``reset()``).
         reference: (d,) the fixed shift r, identical on all ranks; None means zeros.
-        precision: ``"exact"`` (default): every product in float64. ``"float32"``: each
-            batch's d×d product (h − r)ᵀ(h − r) in float32 — half the cost of the one
-            O(n·d²) step — then accumulated across batches in float64 like every other state.
-            Its error is that of a float32 dot product over a batch: relative ≲ √b·2⁻²⁴ of
-            the second moment, amplified in Σ_W by ‖μ − r‖²/V_W (pass ``reference`` near the
-            mean to keep it small); ``benchmarks/neural_collapse.py`` prints the measured
-            error. Only NC1 reads the second moment.
+        precision: ``"exact"`` (default): every statistic in float64. ``"float32"``: each
+            batch's statistics — the d×d product (h − r)ᵀ(h − r), the class sums, squared
+            norms and norms — in float32 (half the cost), then accumulated across batches in
+            float64 like the exact states. The error is that of float32 sums over one batch
+            of b rows: relative ≲ √b·2⁻²⁴ in each statistic, amplified in the variances by
+            ‖μ − r‖²/V_W (pass ``reference`` near the mean to keep that factor small).
+            ``benchmarks/neural_collapse.py`` prints the measured error of every measure
+            (1.6e-8 at most at N = 200,000, d = 512, C = 100, b = 4096).
         kwargs: passed to ``torchmetrics.Metric``.
 
     Example:
