@@ -11,6 +11,7 @@ measures. Formulas, ranges and collapse values are documented on the public func
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
@@ -152,7 +153,7 @@ def _gram(shifted: Tensor, dtype: torch.dtype, blocks: int = 4) -> Tensor:
         return (low.mT @ low).to(torch.float64)
     out = torch.empty(d, d, dtype=torch.float64, device=low.device)
     edges = [d * i // blocks for i in range(blocks + 1)]
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         block = low[:, lo:hi].mT @ low[:, lo:]
         out[lo:hi, lo:] = block
         out[lo:, lo:hi] = block.mT
