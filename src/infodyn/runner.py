@@ -11,6 +11,7 @@ from typing import Any
 from infodyn.config import ConfigError, build_config
 from infodyn.experiments import get_experiment
 from infodyn.experiments.base import ExperimentConfig, ProgressCallback
+from infodyn.explain import TIMELINE_NAME
 from infodyn.loop import CheckpointCallback, RunLoop
 from infodyn.report import write_report
 from infodyn.rundir import RunDir, new_run_dir
@@ -90,6 +91,9 @@ def execute(
         summary = summarize_run(run)
         figures = draw_run_figures(run, summary)
         report = write_report(run, summary, redraw=False)
+        timeline = run.figures_dir / TIMELINE_NAME  # drawn with the report's explain section
+        if timeline.is_file():
+            figures.append(timeline)
         group.finish(figures, [report, run.store_path])
     finally:
         group.close()
