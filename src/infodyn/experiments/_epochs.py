@@ -9,14 +9,39 @@ resumed in the middle of an epoch continues that epoch's order and its running l
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from torch import Tensor
 
 from infodyn._validation import check_int
+from infodyn.data.datasets import load_dataset
 
-__all__ = ["EpochMeter", "EpochOrder"]
+__all__ = ["EpochMeter", "EpochOrder", "derived_steps", "train_count"]
+
+
+@functools.lru_cache(maxsize=16)
+def train_count(name: str, seed: int, train_size: int | None, test_fraction: float) -> int:
+    """Training samples of a shipped dataset split (cached: configs ask at every validation)."""
+    data = load_dataset(name, seed=seed, train_size=train_size, test_fraction=test_fraction)
+    return int(data.y_train.shape[0])
+
+
+def derived_steps(epochs: int, steps_per_epoch: int, steps: int) -> int:
+    """A run's steps, ``epochs × steps_per_epoch``; a ``steps`` given (non-zero) must agree.
+
+    Example:
+        >>> derived_steps(3, 10, 0), derived_steps(3, 10, 30)
+        (30, 30)
+    """
+    derived = epochs * steps_per_epoch
+    if steps not in (0, derived):
+        raise ValueError(
+            f"steps is derived from epochs: {epochs} epochs × {steps_per_epoch} "
+            f"steps per epoch = {derived}, got steps={steps}; set epochs instead"
+        )
+    return derived
 
 
 class EpochOrder:

@@ -36,7 +36,6 @@ the D_LR table per setting, the three panels per setting and a verdict per claim
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -46,7 +45,7 @@ from torch.nn import functional as F
 
 from infodyn.config import StrictConfig
 from infodyn.data.datasets import load_dataset
-from infodyn.experiments._epochs import EpochOrder
+from infodyn.experiments._epochs import EpochOrder, derived_steps, train_count
 from infodyn.experiments._richness import (
     RichnessMonitorConfig,
     RichnessSetup,
@@ -124,12 +123,6 @@ class StudyOptimConfig(StrictConfig):
         return check_weight_decay(value)
 
 
-@functools.lru_cache(maxsize=16)
-def _train_count(name: str, seed: int, train_size: int | None, test_fraction: float) -> int:
-    data = load_dataset(name, seed=seed, train_size=train_size, test_fraction=test_fraction)
-    return int(data.y_train.shape[0])
-
-
 class RichnessStudyConfig(ExperimentConfig):
     experiment: Literal["richness-study"] = "richness-study"
     steps: int = Field(0, ge=0, description="derived: epochs × steps per epoch (leave unset)")
@@ -144,19 +137,13 @@ class RichnessStudyConfig(ExperimentConfig):
     def steps_per_epoch(self) -> int:
         """⌈training samples / batch size⌉."""
         d = self.data
-        n = _train_count(d.name, self.seed, d.train_size, d.test_fraction)
+        n = train_count(d.name, self.seed, d.train_size, d.test_fraction)
         return -(-n // self.optim.batch_size)
 
     @model_validator(mode="after")
     def _derive_steps(self) -> RichnessStudyConfig:
-        steps = self.epochs * self.steps_per_epoch
-        if self.steps == 0:
-            object.__setattr__(self, "steps", steps)  # a frozen model: set once, here
-        elif self.steps != steps:
-            raise ValueError(
-                f"steps is derived from epochs: {self.epochs} epochs × {self.steps_per_epoch} "
-                f"steps per epoch = {steps}, got steps={self.steps}; set epochs instead"
-            )
+        steps = derived_steps(self.epochs, self.steps_per_epoch, self.steps)
+        object.__setattr__(self, "steps", steps)  # a frozen model: set once, here
         return self
 
 

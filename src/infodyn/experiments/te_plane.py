@@ -25,7 +25,6 @@ Datasets (the shipped stand-ins for the paper's UCI and image sets): ``iris``, `
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,7 +34,7 @@ from torch.nn import functional as F
 
 from infodyn.config import StrictConfig
 from infodyn.data.datasets import Dataset, load_dataset
-from infodyn.experiments._epochs import EpochMeter, EpochOrder
+from infodyn.experiments._epochs import EpochMeter, EpochOrder, derived_steps, train_count
 from infodyn.experiments._training import loss_and_accuracy
 from infodyn.experiments.base import (
     Experiment,
@@ -136,12 +135,6 @@ class TEMonitorConfig(StrictConfig):
         return self
 
 
-@functools.lru_cache(maxsize=16)
-def _train_count(name: str, seed: int, train_size: int | None, test_fraction: float) -> int:
-    data = load_dataset(name, seed=seed, train_size=train_size, test_fraction=test_fraction)
-    return int(data.y_train.shape[0])
-
-
 class TEPlaneConfig(ExperimentConfig):
     experiment: Literal["te-plane"] = "te-plane"
     steps: int = Field(0, ge=0, description="derived: epochs × steps per epoch (leave unset)")
@@ -161,7 +154,7 @@ class TEPlaneConfig(ExperimentConfig):
     def steps_per_epoch(self) -> int:
         """⌈training samples / batch size⌉."""
         d = self.data
-        n = _train_count(d.name, self.seed, d.train_size, d.test_fraction)
+        n = train_count(d.name, self.seed, d.train_size, d.test_fraction)
         return -(-n // self.optim.batch_size)
 
     @model_validator(mode="after")
@@ -172,16 +165,9 @@ class TEPlaneConfig(ExperimentConfig):
                 f"model.kind={kind} does not fit dataset {name!r} (cnn2d: digits, cnn1d: "
                 f"mnist1d, mlp: any); use model.kind=auto"
             )
-        steps = self.epochs * self.steps_per_epoch
-        if self.steps == 0:
-            # A frozen model: set the derived field once, during validation.
-            object.__setattr__(self, "steps", steps)
-            return self
-        if self.steps != steps:
-            raise ValueError(
-                f"steps is derived from epochs: {self.epochs} epochs × {self.steps_per_epoch} "
-                f"steps per epoch = {steps}, got steps={self.steps}; set epochs instead"
-            )
+        steps = derived_steps(self.epochs, self.steps_per_epoch, self.steps)
+        # A frozen model: set the derived field once, during validation.
+        object.__setattr__(self, "steps", steps)
         return self
 
 
