@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from infodyn.tap import ModelTap, model_device
+from infodyn.tap import ModelTap, eval_mode, model_device
 
 __all__ = ["Evaluated", "evaluate", "evaluate_pass", "evaluate_timed"]
 
@@ -104,19 +104,14 @@ def evaluate_pass(
     for metric in metrics.values():
         metric.to(device)
     tap = ModelTap(model, list(metrics.values()), features=features, head=head)
-    was_training = model.training
-    model.eval()
     samples = seen = 0
-    try:
-        with torch.no_grad(), tap:
-            for inputs, labels in batches:
-                model(inputs)
-                due = {n: m for n, m in metrics.items() if seen < limit.get(n, seen + 1)}
-                tap.feed(due, inputs, labels)
-                samples += int(labels.shape[0])
-                seen += 1
-    finally:
-        model.train(was_training)
+    with torch.no_grad(), eval_mode(model), tap:
+        for inputs, labels in batches:
+            model(inputs)
+            due = {n: m for n, m in metrics.items() if seen < limit.get(n, seen + 1)}
+            tap.feed(due, inputs, labels)
+            samples += int(labels.shape[0])
+            seen += 1
     results: dict[str, Any] = {}
     seconds = dict(tap.seconds)
     if seen == 0:

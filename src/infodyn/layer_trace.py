@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from infodyn.tap import eval_mode
+
 __all__ = ["LayerTrace", "trace_layers"]
 
 _WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -97,13 +99,10 @@ def trace_layers(model: nn.Module, inputs: Any) -> LayerTrace:
             handles.append(module.register_forward_hook(record(name)))
             if not isinstance(module, nn.Linear):
                 conv.add(name)
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), eval_mode(model):
             output = model(inputs)
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     if not order:

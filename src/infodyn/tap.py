@@ -23,7 +23,8 @@ when the head runs, so an optimizer step taken before the metrics are fed change
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -34,7 +35,14 @@ from torchmetrics import Metric
 
 from infodyn.capture import ActivationCapture, _module_by_name, find_classifier_head
 
-__all__ = ["CAPTURED_INPUTS", "ModelTap", "metric_inputs", "metric_layers", "model_device"]
+__all__ = [
+    "CAPTURED_INPUTS",
+    "ModelTap",
+    "eval_mode",
+    "metric_inputs",
+    "metric_layers",
+    "model_device",
+]
 
 CAPTURED_INPUTS = (
     "features",
@@ -69,6 +77,26 @@ def metric_layers(metric: Metric) -> tuple[str, ...]:
     if "activations" not in metric_inputs(metric):
         return ()
     return tuple(getattr(metric, "layers", ()))
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode inside the block; its own mode is restored after, also on an error.
+
+    Example:
+        >>> net = nn.Sequential(nn.Dropout(0.5)).train()
+        >>> with eval_mode(net):
+        ...     net.training
+        False
+        >>> net.training
+        True
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def model_device(model: nn.Module) -> torch.device:

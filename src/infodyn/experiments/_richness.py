@@ -37,6 +37,7 @@ from infodyn.monitor import Probe, batches_of
 from infodyn.schedules import AnyOf, Schedule, at_steps, every, log_spaced
 from infodyn.store import RunStore
 from infodyn.summary import Headline
+from infodyn.tap import eval_mode
 
 __all__ = [
     "RichnessMonitorConfig",
@@ -115,12 +116,8 @@ def measure_schedule(steps: int, monitor: RichnessMonitorConfig) -> AnyOf:
 @torch.no_grad()
 def _features(model: nn.Module, x: Tensor) -> Tensor:
     """The head's input Φ in eval mode (the models here have ``features(x)``)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return model.features(x)  # type: ignore[operator]
-    finally:
-        model.train(was_training)
 
 
 SetupT = TypeVar("SetupT", bound=RichnessSetup)
@@ -190,12 +187,8 @@ def _is_constant(phi: Tensor) -> bool:
 def _loss_and_accuracy(
     model: nn.Module, x: Tensor, y: Tensor, loss: str, num_classes: int
 ) -> dict[str, float]:
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits = model(x)
-    finally:
-        model.train(was_training)
     if loss == "mse":
         value = F.mse_loss(logits, F.one_hot(y, num_classes).to(logits.dtype))
     else:

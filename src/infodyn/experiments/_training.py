@@ -6,6 +6,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from infodyn.tap import eval_mode
+
 
 def full_batch_step(
     model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor
@@ -19,12 +21,8 @@ def full_batch_step(
 @torch.no_grad()
 def loss_and_accuracy(model: nn.Module, x: Tensor, y: Tensor) -> dict[str, float]:
     """Mean cross-entropy (nats) and accuracy of ``model`` on (x, y), in eval mode."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits = model(x)
-    finally:
-        model.train(was_training)
     return {
         "loss": float(F.cross_entropy(logits, y)),
         "accuracy": float((logits.argmax(dim=1) == y).double().mean()),

@@ -49,6 +49,7 @@ from torch.nn import functional as F
 
 from infodyn.data.augment import Augmenter
 from infodyn.data.datasets import Dataset, load_dataset
+from infodyn.experiments._training import loss_and_accuracy
 from infodyn.experiments.base import (
     Experiment,
     LoopSchedules,
@@ -68,6 +69,7 @@ from infodyn.monitor import Probe, batches_of
 from infodyn.schedules import AnyOf, Schedule, at_steps, every
 from infodyn.store import RunStore
 from infodyn.summary import ComparisonSummary, FigureSpec, Headline, RunSummary
+from infodyn.tap import eval_mode
 from infodyn.viz._style import Panel, plot_metric_panels
 
 if TYPE_CHECKING:
@@ -158,20 +160,6 @@ def build_info_loss(
 def _cosine(steps: int) -> Any:
     # FixMatch's schedule: lr · cos(7πk / 16K), from lr down to cos(7π/16) ≈ 0.2 of it.
     return lambda k: float(np.cos(7 * np.pi * k / (16 * steps)))
-
-
-@torch.no_grad()
-def _loss_and_accuracy(model: SmallCNN, x: Tensor, y: Tensor) -> dict[str, float]:
-    was = model.training
-    model.eval()
-    try:
-        logits = model(x)
-    finally:
-        model.train(was)
-    return {
-        "loss": float(F.cross_entropy(logits, y)),
-        "accuracy": float((logits.argmax(dim=1) == y).double().mean()),
-    }
 
 
 class InfoLoss(Experiment[InfoLossConfig, InfoLossSetup]):
@@ -303,12 +291,8 @@ class InfoLoss(Experiment[InfoLossConfig, InfoLossSetup]):
         order = order[: config.monitor.mi_samples].to(data.x_test.device)
 
         def held_out_information(x: Tensor, y: Tensor) -> dict[str, Tensor]:
-            was = model.training
-            model.eval()
-            try:
+            with eval_mode(model):
                 z = model.features(x)
-            finally:
-                model.train(was)
             values = matrix_info_or_nan(z, model.head.weight.detach(), y)
             names = ("mir", "hdr", "entropy_features", "entropy_head", "zero_feature_fraction")
             return {
@@ -330,14 +314,14 @@ class InfoLoss(Experiment[InfoLossConfig, InfoLossSetup]):
         assert data is not None and isinstance(model, SmallCNN)
         assert setup.labeled is not None and setup.unlabeled is not None
         out = {
-            "train": _loss_and_accuracy(
+            "train": loss_and_accuracy(
                 model, data.x_train[setup.labeled], data.y_train[setup.labeled]
             ),
-            "test": _loss_and_accuracy(model, data.x_test, data.y_test),
+            "test": loss_and_accuracy(model, data.x_test, data.y_test),
         }
         if setup.unlabeled.numel():
             x_u, y_u = data.x_train[setup.unlabeled], data.y_train[setup.unlabeled]
-            out["unlabeled"] = _loss_and_accuracy(model, x_u, y_u)
+            out["unlabeled"] = loss_and_accuracy(model, x_u, y_u)
         return out
 
     def summarize(self, store: RunStore, config: InfoLossConfig) -> RunSummary:

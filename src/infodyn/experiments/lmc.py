@@ -76,6 +76,7 @@ from infodyn.monitor import Probe, batches_of
 from infodyn.schedules import AnyOf, Schedule, at_steps, every
 from infodyn.store import RunStore
 from infodyn.summary import ComparisonSummary, FigureSpec, Headline, RunSummary
+from infodyn.tap import eval_mode
 
 if TYPE_CHECKING:
     from infodyn.compare.build import Comparison
@@ -273,12 +274,8 @@ class LMC(Experiment[LMCConfig, LMCSetup]):
             out: dict[str, Any] = {}
             for name in NETWORKS:
                 net = nets.network(name)
-                was = net.training
-                net.eval()
-                try:
+                with eval_mode(net):
                     logits = torch.cat([net(xb) for xb in x.split(mon.eval_batch)])
-                finally:
-                    net.train(was)
                 out[name] = _as_tensors(
                     {
                         "net_loss": float(F.cross_entropy(logits, y)),

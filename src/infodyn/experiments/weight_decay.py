@@ -71,6 +71,7 @@ from infodyn.experiments.base import (
     register,
 )
 from infodyn.experiments.weight_decay_config import WeightDecayConfig
+from infodyn.functional.collapse import MEASURES
 from infodyn.metrics import ClassPairMargins, InformationPlane, NeuralCollapse
 from infodyn.metrics.collapse import rnc1_key
 from infodyn.metrics.information_plane import information_plane_keys
@@ -87,6 +88,7 @@ from infodyn.summary import (
     Span,
     StepMarkers,
 )
+from infodyn.tap import eval_mode
 
 if TYPE_CHECKING:
     from infodyn.compare.build import Comparison
@@ -103,22 +105,6 @@ __all__ = [
 GENERALIZE_FRACTION = 0.9
 #: The λ study's grid of ``optim.weight_decay`` values (README, docs/neural-collapse.md).
 LAMBDA_GRID = (0.01, 0.02, 0.05, 0.1)
-# Neural-collapse measures recorded; NC4 is left out because a periodic monitor would score it
-# against the class means of the previous measurement (NeuralCollapse's one-pass limit).
-_COLLAPSE_MEASURES = (
-    "within_class_variance",
-    "between_class_variance",
-    "mean_feature_norm",
-    "rnc1",
-    "nc1",
-    "nc1_trace",
-    "nc2_equinorm",
-    "nc2_equiangularity",
-    "nc2_etf_error",
-    "nc2_cond",
-    "nc3",
-    "cdnv",
-)
 
 
 @dataclass
@@ -147,12 +133,8 @@ def _objective(logits: Tensor, labels: Tensor, loss: str) -> Tensor:
 @torch.no_grad()
 def _loss_and_accuracy(model: nn.Module, x: Tensor, y: Tensor, loss: str) -> dict[str, float]:
     """Per-sample loss (MSE: summed over outputs, as the authors log it) and accuracy."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits = model(x)
-    finally:
-        model.train(was_training)
     total = _objective(logits, y, loss)
     per_sample = total / y.numel() if loss == "mse" else total
     return {
@@ -346,7 +328,11 @@ class WeightDecay(Experiment[WeightDecayConfig, WeightDecaySetup]):
         probes = {
             "neural_collapse": Probe(
                 NeuralCollapse(
-                    data.num_classes, measures=_COLLAPSE_MEASURES, rnc1_norm=mon.rnc1_norm
+                    # every one-pass measure: NC4 is left out because a periodic monitor would
+                    # score it against the class means of the previous measurement
+                    data.num_classes,
+                    measures=MEASURES,
+                    rnc1_norm=mon.rnc1_norm,
                 ),
                 schedule,
             ),
