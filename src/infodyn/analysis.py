@@ -43,17 +43,10 @@ def first_step_reaching(steps: np.ndarray, values: np.ndarray, threshold: float)
         >>> first_step_reaching(np.array([0, 10]), np.array([0.1, 0.5]), 0.9) is None
         True
     """
-    steps = np.asarray(steps)
-    values = np.asarray(values, dtype=np.float64)
-    if steps.ndim != 1 or values.shape != steps.shape:
-        raise ValueError(
-            f"steps and values must be 1-D of equal length, got shapes {steps.shape} and "
-            f"{values.shape}"
-        )
-    order = np.argsort(steps, kind="stable")
+    steps, values = _sorted_series(steps, values)
     # NaN >= threshold is False, so a diverged value never counts as reaching it.
-    hits = np.flatnonzero(values[order] >= threshold)
-    return int(steps[order][hits[0]]) if hits.size else None
+    hits = np.flatnonzero(values >= threshold)
+    return int(steps[hits[0]]) if hits.size else None
 
 
 @dataclass(frozen=True)
