@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_MARKERS",
+    "Claim",
     "ComparisonFigure",
     "ComparisonSummary",
     "ComparisonTable",
@@ -163,6 +164,16 @@ class ComparisonFigure:
     title: str
     caption: str
     figure: Any
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper's claim with the verdict of a run or a comparison, and the numbers behind it."""
+
+    key: str
+    text: str
+    verdict: str
+    evidence: str
 
 
 @dataclass(frozen=True, eq=False)

@@ -38,6 +38,7 @@ from typing import Any
 from infodyn.compare.build import Comparison
 from infodyn.compare.stats import ValueStats
 from infodyn.report import flatten_config
+from infodyn.summary import Claim
 
 __all__ = ["AXES", "Claim", "Setting", "d_lr_key", "factor_text", "judge", "settings"]
 
@@ -73,16 +74,6 @@ class Setting:
     def mean(self, key: str) -> float | None:
         s = self.stats.get(key)
         return None if s is None else s.mean
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A claim of the paper with this comparison's verdict and the numbers behind it."""
-
-    key: str
-    text: str
-    verdict: str
-    evidence: str
 
 
 def settings(comparison: Comparison) -> list[Setting]:

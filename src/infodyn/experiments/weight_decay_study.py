@@ -46,7 +46,7 @@ from infodyn.compare.build import Comparison, GroupResult
 from infodyn.compare.stats import SeedBand, ValueStats, value_stats
 from infodyn.metrics.collapse import rnc1_key
 from infodyn.metrics.information_plane import information_plane_keys
-from infodyn.summary import Headline
+from infodyn.summary import Claim, Headline
 
 __all__ = [
     "CLAIMS",
@@ -99,16 +99,6 @@ class GroupDelays:
     rnc1_ratio: ValueStats
     redundant_ratio: dict[str, ValueStats]
     redundant_fall: dict[str, float | None]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A claim of the paper with the verdict of this study and the numbers behind it."""
-
-    key: str
-    text: str
-    verdict: str
-    evidence: str
 
 
 @dataclass(frozen=True)
