@@ -25,10 +25,10 @@ from infodyn.experiments.info_loss_fixmatch import (
     pseudo_labels,
     unlabeled_loss,
 )
-from infodyn.loop import RunLoop
 from infodyn.losses import MatrixInformationLoss
 from infodyn.rundir import RunDir
 from infodyn.store import Scalar
+from resume_helpers import crashed_and_resumed
 
 runner = CliRunner()
 
@@ -102,20 +102,7 @@ def test_a_crash_then_resume_records_exactly_what_an_uninterrupted_run_does(
         with run.store(readonly=True) as store:
             return [(r.step, r.split, r.metric, r.layer, r.value) for r in store.scalars()]
 
-    reference = RunDir.create(tmp_path / "reference", config.model_dump(mode="json"))
-    RunLoop(INFO_LOSS, config, reference).run()
-
-    class Crash(Exception):
-        pass
-
-    def crash_at_7(step: int, total: int) -> None:
-        if step == 7:
-            raise Crash
-
-    crashed = RunDir.create(tmp_path / "crashed", config.model_dump(mode="json"))
-    with pytest.raises(Crash):
-        RunLoop(INFO_LOSS, config, crashed, progress=crash_at_7).run()
-    RunLoop(INFO_LOSS, config, crashed).run()
+    reference, crashed = crashed_and_resumed(INFO_LOSS, config, tmp_path, crash_step=7)
     assert records(crashed) == records(reference)
 
 

@@ -31,9 +31,10 @@ from infodyn.experiments.lmc_path import (
     measure_path,
     recompute_batchnorm,
 )
-from infodyn.loop import RunLoop, seed_everything
+from infodyn.loop import seed_everything
 from infodyn.models.small import SmallCNN
 from infodyn.rundir import RunDir
+from resume_helpers import crashed_and_resumed
 
 runner = CliRunner()
 
@@ -157,20 +158,7 @@ def test_a_crash_then_resume_records_exactly_what_an_uninterrupted_run_does(
             ]
         return scalars, arrays
 
-    reference = RunDir.create(tmp_path / "reference", config.model_dump(mode="json"))
-    RunLoop(LMC_EXPERIMENT, config, reference).run()
-
-    class Crash(Exception):
-        pass
-
-    def crash_at_9(step: int, total: int) -> None:
-        if step == 9:
-            raise Crash
-
-    crashed = RunDir.create(tmp_path / "crashed", config.model_dump(mode="json"))
-    with pytest.raises(Crash):
-        RunLoop(LMC_EXPERIMENT, config, crashed, progress=crash_at_9).run()
-    RunLoop(LMC_EXPERIMENT, config, crashed).run()
+    reference, crashed = crashed_and_resumed(LMC_EXPERIMENT, config, tmp_path, crash_step=9)
     assert records(crashed) == records(reference)
 
 

@@ -21,6 +21,7 @@ from infodyn.experiments.richness_study import RICHNESS_STUDY, RichnessStudyConf
 from infodyn.functional.richness import d_lr
 from infodyn.loop import RunLoop
 from infodyn.rundir import RunDir
+from resume_helpers import crashed_and_resumed
 
 runner = CliRunner()
 
@@ -192,20 +193,7 @@ def test_a_crashed_run_resumes_to_identical_records(tmp_path: Path) -> None:
         with run.store(readonly=True) as store:
             return [(r.step, r.split, r.metric, r.layer, r.value) for r in store.scalars()]
 
-    reference = RunDir.create(tmp_path / "reference", config.model_dump(mode="json"))
-    RunLoop(RICHNESS_STUDY, config, reference).run()
-
-    class Crash(Exception):
-        pass
-
-    def crash_at_12(step: int, total: int) -> None:
-        if step == 12:
-            raise Crash
-
-    crashed = RunDir.create(tmp_path / "crashed", config.model_dump(mode="json"))
-    with pytest.raises(Crash):
-        RunLoop(RICHNESS_STUDY, config, crashed, progress=crash_at_12).run()
-    RunLoop(RICHNESS_STUDY, config, crashed).run()
+    reference, crashed = crashed_and_resumed(RICHNESS_STUDY, config, tmp_path, crash_step=12)
     assert records(crashed) == records(reference)
 
 

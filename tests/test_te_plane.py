@@ -15,6 +15,7 @@ from infodyn.experiments.te_plane import TEPlaneConfig
 from infodyn.loop import RunLoop
 from infodyn.rundir import RunDir
 from infodyn.runner import execute
+from resume_helpers import crashed_and_resumed
 
 TINY = [
     "data.name=iris",
@@ -104,25 +105,11 @@ def test_summary_headlines_and_figures(tiny_run: RunDir) -> None:
         assert (tiny_run.figures_dir / name).stat().st_size > 10_000
 
 
-class Crash(RuntimeError):
-    pass
-
-
 def test_a_run_crashed_mid_epoch_resumes_to_identical_records(tmp_path: Path) -> None:
     config = _config("monitor.checkpoint_every=3")  # steps 3, 6, 9: inside epochs 1, 2, 3
     experiment = get_experiment("te-plane")
-    reference = _fresh(tmp_path, "ref", config)
-    RunLoop(experiment, config, reference).run()
-
-    crashed = _fresh(tmp_path, "crashed", config)
-
-    def crash_at_7(step: int, total: int) -> None:
-        if step == 7:  # checkpoint at 6, two steps into epoch 2; the live TE holds steps 5-6
-            raise Crash
-
-    with pytest.raises(Crash):
-        RunLoop(experiment, config, crashed, progress=crash_at_7).run()
-    RunLoop(experiment, config, crashed).run()
+    # crash after step 7: checkpoint at 6, two steps into epoch 2; the live TE holds steps 5-6
+    reference, crashed = crashed_and_resumed(experiment, config, tmp_path, crash_step=7)
     got, want = _records(crashed), _records(reference)
     assert got[0] == want[0]  # every scalar, bit for bit
     assert [a[:5] for a in got[1]] == [a[:5] for a in want[1]]

@@ -22,6 +22,7 @@ from infodyn.experiments._training import ShuffledBatches
 from infodyn.experiments.weight_decay import WeightDecayConfig, build_weight_decay
 from infodyn.experiments.weight_decay_study import study
 from infodyn.rundir import RunDir
+from resume_helpers import crashed_and_resumed
 from study_helpers import study_run
 
 runner = CliRunner()
@@ -156,7 +157,6 @@ def test_a_crash_then_resume_records_exactly_what_an_uninterrupted_run_does(
 ) -> None:
     """Model, AdamW, the batch order (ShuffledBatches) and RNG come back from the checkpoint."""
     from infodyn.experiments.weight_decay import WEIGHT_DECAY
-    from infodyn.loop import RunLoop
 
     overrides = [item for item in TINY if item != "--set"] + ["steps=24"]
     overrides += ["monitor.checkpoint_every=10", "monitor.information_plane=false"]
@@ -168,20 +168,7 @@ def test_a_crash_then_resume_records_exactly_what_an_uninterrupted_run_does(
             arrays = [(a.step, a.split, a.metric, a.value.tolist()) for a in store.arrays()]
         return scalars, arrays
 
-    reference = RunDir.create(tmp_path / "reference", config.model_dump(mode="json"))
-    RunLoop(WEIGHT_DECAY, config, reference).run()
-
-    class Crash(Exception):
-        pass
-
-    def crash_at_15(step: int, total: int) -> None:
-        if step == 15:
-            raise Crash
-
-    crashed = RunDir.create(tmp_path / "crashed", config.model_dump(mode="json"))
-    with pytest.raises(Crash):
-        RunLoop(WEIGHT_DECAY, config, crashed, progress=crash_at_15).run()
-    RunLoop(WEIGHT_DECAY, config, crashed).run()
+    reference, crashed = crashed_and_resumed(WEIGHT_DECAY, config, tmp_path, crash_step=15)
     assert records(crashed) == records(reference)
 
 
