@@ -8,7 +8,7 @@ produced the model's output (the classifier head).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,24 @@ class LayerTrace:
         return tuple(
             name for name in self.order if len(self.shapes[name]) == 2 or name in self.convolutions
         )
+
+    def classifier_head(self, given: str | None = None) -> str:
+        """``given``, else the traced head; an error saying how to name it when there is none."""
+        if given is not None:
+            return given
+        if self.head is None:
+            raise ValueError(
+                f"no Linear's output is the model's output {self.output_shape}, so the "
+                f"classifier head could not be found; name it with head='...' (traced layers: "
+                f"{list(self.order)})"
+            )
+        return self.head
+
+    def te_layers(self, head: str, given: Sequence[str] | None = None) -> tuple[str, ...]:
+        """``given``, else the per-sample layers in forward order without the head."""
+        if given is not None:
+            return tuple(given)
+        return tuple(name for name in self.per_sample() if name != head)
 
 
 def trace_layers(model: nn.Module, inputs: Any) -> LayerTrace:

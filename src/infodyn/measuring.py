@@ -11,7 +11,7 @@ import itertools
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,7 +27,7 @@ from infodyn.families import (
     num_classes_of,
     plan_families,
 )
-from infodyn.layer_trace import LayerTrace, trace_layers
+from infodyn.layer_trace import trace_layers
 from infodyn.measurement import Measured, Measurement
 from infodyn.monitor import metric_records
 from infodyn.store import RunStore
@@ -46,12 +46,6 @@ def _pass_length(loader: Iterable[Any]) -> int | None:
         return len(loader.sampler)  # type: ignore[arg-type]
     except TypeError:  # an iterable dataset or a sampler without a length
         return None
-
-
-def _te_layers(trace: LayerTrace, layers: Sequence[str] | None, head: str) -> tuple[str, ...]:
-    if layers is not None:
-        return tuple(layers)
-    return tuple(name for name in trace.per_sample() if name != head)
 
 
 def measure(
@@ -132,11 +126,11 @@ def measure(
     except StopIteration:
         raise ValueError("loader is empty; pass at least one batch") from None
     trace = trace_layers(model, first[0])
-    head = head if head is not None else (trace.head or _no_head(trace))
+    head = trace.classifier_head(head)
     classes = num_classes_of(model, head, num_classes)
     total = _pass_length(loader)
 
-    te_layers = _te_layers(trace, layers, head)
+    te_layers = trace.te_layers(head, layers)
     plan = plan_families(
         chosen,
         named,
@@ -196,13 +190,6 @@ def _check_device(device: torch.device | str) -> torch.device:
             f"{torch.__version__}); pass device='cpu' or leave device unset"
         )
     return chosen
-
-
-def _no_head(trace: LayerTrace) -> NoReturn:
-    raise ValueError(
-        f"no Linear's output is the model's output {trace.output_shape}, so the classifier "
-        f"head could not be found; name it with head='...' (traced layers: {list(trace.order)})"
-    )
 
 
 def _write(result: Measurement, store: RunStore | str | Path) -> None:

@@ -39,7 +39,7 @@ from infodyn.sinks.base import RecordSink, Sinks
 from infodyn.store import Array, Mode, RunStore, Scalar
 from infodyn.tap import ModelTap, metric_inputs, metric_layers, model_device
 
-__all__ = ["LiveStep", "Monitor", "Probe", "batches_of", "metric_records"]
+__all__ = ["LiveStep", "Monitor", "Probe", "batches_of", "metric_records", "records_of"]
 
 
 @dataclass
@@ -277,17 +277,17 @@ class Monitor:
     ) -> dict[str, float]:
         """Turn one metric's ``compute()`` into queued records; reset the metric."""
         probe = self.probes[name]
-        default_layer = self.features_layer if "features" in probe.inputs else ""
-        measured: dict[str, float] = {}
-        for layer, key, tensor in metric_records(value, default_layer):
-            if tensor.numel() == 1:
-                measured[f"{key}@{layer}" if layer != default_layer else key] = float(tensor)
-                self._pending.append(Scalar(step, split, key, float(tensor), layer, mode))
-            else:
-                array = tensor.detach().cpu().numpy()
-                self._pending_arrays.append(Array(step, split, key, array, layer, mode))
+        scalars, arrays = records_of(
+            probe.metric, value, self.features_layer, step=step, split=split, mode=mode
+        )
+        self._pending.extend(scalars)
+        self._pending_arrays.extend(arrays)
         probe.metric.reset()
-        return measured
+        default_layer = self.features_layer if "features" in probe.inputs else ""
+        return {
+            f"{r.metric}@{r.layer}" if r.layer != default_layer else r.metric: r.value
+            for r in scalars
+        }
 
     def log(
         self,
@@ -317,6 +317,23 @@ class Monitor:
             with self._timed("sinks"):
                 self.sinks.write(self._pending, self._pending_arrays)
         self._pending, self._pending_arrays = [], []
+
+
+def records_of(
+    metric: Metric, value: object, features_layer: str, *, step: int, split: str, mode: Mode
+) -> tuple[list[Scalar], list[Array]]:
+    """Store records of ``metric``'s ``compute()`` result ``value``: one-element tensors as
+    scalars, the rest as arrays; values without a layer of their own belong to
+    ``features_layer`` when the metric reads features, else to no layer."""
+    default_layer = features_layer if "features" in getattr(metric, "inputs", ()) else ""
+    scalars: list[Scalar] = []
+    arrays: list[Array] = []
+    for layer, key, tensor in metric_records(value, default_layer):
+        if tensor.numel() == 1:
+            scalars.append(Scalar(step, split, key, float(tensor), layer, mode))
+        else:
+            arrays.append(Array(step, split, key, tensor.detach().cpu().numpy(), layer, mode))
+    return scalars, arrays
 
 
 def metric_records(value: object, default_layer: str) -> Iterator[tuple[str, str, Tensor]]:

@@ -30,7 +30,7 @@ from infodyn.families import (
 )
 from infodyn.layer_trace import trace_layers
 from infodyn.metrics import load_metric_state_dict, metric_state_dict
-from infodyn.monitor import metric_records
+from infodyn.monitor import records_of
 from infodyn.rundir import NotARunDirectoryError, RunDir
 from infodyn.schedules import Schedule
 from infodyn.sinks.base import RecordSink, Sinks
@@ -126,26 +126,15 @@ class InfodynCallback(pl.Callback):
 
     def _build(self, module: nn.Module, inputs: Any) -> None:
         trace = trace_layers(module, inputs)
-        head = self.head or trace.head
-        if head is None:
-            raise ValueError(
-                f"no Linear's output is the module's output {trace.output_shape}; pass "
-                f"head='...' to InfodynCallback (traced layers: {list(trace.order)})"
-            )
-        self.head = head
+        head = self.head = trace.classifier_head(self.head)
         if self.own_metrics is not None:
             self.metrics = self.own_metrics
         else:
             classes = num_classes_of(module, head, self.num_classes)
-            te_layers = (
-                tuple(self.layers)
-                if self.layers is not None
-                else tuple(n for n in trace.per_sample() if n != head)
-            )
             plan = plan_families(
                 self.families,
                 self._named,
-                te_layers=te_layers,
+                te_layers=trace.te_layers(head, self.layers),
                 traced=trace.order,
                 head=head,
                 classes=classes,
@@ -201,13 +190,9 @@ class InfodynCallback(pl.Callback):
         for metric in self.metrics.values():
             value = metric.compute()
             metric.reset()
-            default = features_layer if "features" in getattr(metric, "inputs", ()) else ""
-            for layer, key, tensor in metric_records(value, default):
-                if tensor.numel() == 1:
-                    scalars.append(Scalar(step, split, key, float(tensor), layer, self.mode))
-                else:
-                    array = tensor.detach().cpu().numpy()
-                    arrays.append(Array(step, split, key, array, layer, self.mode))
+            rows = records_of(metric, value, features_layer, step=step, split=split, mode=self.mode)
+            scalars += rows[0]
+            arrays += rows[1]
         self._batches = 0
         if trainer.is_global_zero and self.run is not None:
             with self.run.store() as store:
