@@ -62,7 +62,8 @@ class TensorBoardSink(RecordSink):
                 if array.value.size > 1:
                     tag = record_tag(array.split, array.metric, array.layer)
                     self._writer.add_histogram(tag, array.value, global_step=array.step)
-        self._writer.flush()
+        # No flush here: this runs after every store transaction (each training step), and
+        # SummaryWriter flushes on its own timer and at close().
 
     def finish(self, figures: Sequence[Path], artifacts: Sequence[Path]) -> None:
         import matplotlib.image
