@@ -1,8 +1,9 @@
 """Every family recorded live, every epoch, on a ResNet-style CNN: the cost against the bare loop.
 
-A residual CNN (a stem convolution, ``--blocks`` residual blocks of two 3×3 convolutions with
-BatchNorm, global average pooling, a linear head; 0.30 M parameters at the defaults) trains
-on scikit-learn's digits (1,437 training samples; 8×8 images, upsampled bilinearly to
+A residual CNN (``infodyn.models.ResNet``: a stem convolution, ``--blocks`` residual blocks of
+two 3×3 convolutions with BatchNorm, global average pooling, a linear head; 0.30 M parameters
+at the defaults) trains
+on scikit-learn's digits (1,347 training samples; 8×8 images, upsampled bilinearly to
 ``--size`` — 16 by default — because at 8×8 a training step is so cheap that the epoch-end
 estimators dominate; ``--size 8`` measures that case) with SGD. The monitored loop is
 the same loop with an infodyn ``Monitor`` whose probes all take the training forward passes
@@ -36,63 +37,22 @@ import time
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
 from torch.nn import functional as F
 
 from _bench import print_machine_header
+from _live import family_metrics
 from infodyn import Monitor, Probe, RunStore, every
 from infodyn.data import load_dataset
-from infodyn.metrics import (
-    InformationPlane,
-    LayerTransferEntropy,
-    MatrixInformation,
-    NeuralCollapse,
-    Richness,
-)
+from infodyn.models import ResNet
 
 GOAL = 1.10
 
 
-class Block(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        h = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(x + self.bn2(self.conv2(h)))
-
-
-class ResNet(nn.Module):
-    """Stem → residual blocks → global average pool → linear head."""
-
-    def __init__(self, channels: int, blocks: int, classes: int) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(
-            nn.Conv2d(1, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()
-        )
-        self.blocks = nn.Sequential(*(Block(channels) for _ in range(blocks)))
-        self.head = nn.Linear(channels, classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.blocks(self.stem(x)).mean(dim=(2, 3)))
-
-
 def probes(blocks: int, steps_per_epoch: int, classes: int) -> dict[str, Probe]:
-    at_epoch_end = every(steps_per_epoch)
     layers = [f"blocks.{i}" for i in range(blocks)]
-    return {
-        "matrix": Probe(MatrixInformation(), at_epoch_end, mode="live"),
-        "te": Probe(LayerTransferEntropy(layers), at_epoch_end, mode="live"),
-        "collapse": Probe(NeuralCollapse(num_classes=classes), at_epoch_end, mode="live"),
-        "information_plane": Probe(
-            InformationPlane(num_classes=classes), at_epoch_end, mode="live"
-        ),
-        "richness": Probe(Richness(), at_epoch_end, mode="live"),
-    }
+    at_epoch_end = every(steps_per_epoch)
+    metrics = family_metrics(layers, classes)
+    return {name: Probe(metric, at_epoch_end, mode="live") for name, metric in metrics.items()}
 
 
 def train(args: argparse.Namespace, monitored: bool) -> tuple[float, dict[str, float]]:
@@ -103,10 +63,10 @@ def train(args: argparse.Namespace, monitored: bool) -> tuple[float, dict[str, f
         x = F.interpolate(x, size=(args.size, args.size), mode="bilinear", align_corners=False)
     y = data.y_train
     torch.manual_seed(args.seed)
-    model = ResNet(args.channels, args.blocks, data.num_classes)
+    model = ResNet(data.num_classes, channels=args.channels, blocks=args.blocks)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     order = torch.Generator().manual_seed(args.seed)
-    steps_per_epoch = -(-x.shape[0] // args.batch)
+    steps_per_epoch = x.shape[0] // args.batch  # full batches only
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(Path(tmp) / "run.sqlite")
         monitor = (
@@ -118,7 +78,7 @@ def train(args: argparse.Namespace, monitored: bool) -> tuple[float, dict[str, f
         step = 0
         for _ in range(args.epochs):
             permutation = torch.randperm(x.shape[0], generator=order)
-            for lo in range(0, x.shape[0], args.batch):
+            for lo in range(0, steps_per_epoch * args.batch, args.batch):
                 index = permutation[lo : lo + args.batch]
                 xb, yb = x[index], y[index]
                 step += 1
@@ -175,10 +135,12 @@ def main() -> None:
         print(json.dumps({"peak_mib": peak}))
         return
 
-    params = sum(p.numel() for p in ResNet(args.channels, args.blocks, 10).parameters())
+    params = sum(
+        p.numel() for p in ResNet(10, channels=args.channels, blocks=args.blocks).parameters()
+    )
     print_machine_header(
         f"ResNet {args.blocks} blocks × {args.channels} channels ({params:,} parameters), "
-        f"digits 1,437 × {args.size}×{args.size}, batch {args.batch}, "
+        f"digits 1,347 × {args.size}×{args.size}, batch {args.batch} (full batches only), "
         f"{args.epochs} epochs per run, {args.pairs} interleaved pairs",
     )
     train(args, monitored=True)  # warm-up: imports, allocator, first-call costs

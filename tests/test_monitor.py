@@ -68,6 +68,23 @@ def test_metric_state_is_reset_between_steps(tmp_path: Path) -> None:
     assert first == second
 
 
+def test_without_a_store_the_monitor_measures_and_records_nothing(tmp_path: Path) -> None:
+    """store=None (DDP ranks other than 0): the values are computed, nothing is written."""
+    model = _model()
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    monitor = Monitor(model, None, {"n": Probe(FeatureNorm(), every(1))})
+    recording = Monitor(
+        model, RunStore(tmp_path / "run.sqlite"), {"n": Probe(FeatureNorm(), every(1))}
+    )
+    measured = monitor.measure(0, "train", batches_of(x, y, 3)())
+    assert measured == recording.measure(0, "train", batches_of(x, y, 3)())
+    monitor.log(0, "train", {"loss": 1.0})
+    monitor.flush()
+    assert monitor._pending == [] and monitor._pending_arrays == []
+    with pytest.raises(ValueError, match="sinks were given with store=None"):
+        Monitor(model, None, {"n": Probe(FeatureNorm(), every(1))}, sinks=[object()])  # type: ignore[list-item]
+
+
 def test_metric_without_declared_inputs_is_rejected() -> None:
     class Bare(Metric):
         def update(self) -> None: ...

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyinform.transferentropy import transfer_entropy as pyinform_te
 
 from infodyn.functional import transfer_entropy, transition_counts
 from infodyn.metrics import LayerTransferEntropy, TransferEntropy
@@ -70,6 +72,27 @@ def test_merged_states_pool_two_streams_as_trials() -> None:
     pooled = transition_counts(xa, ya) + transition_counts(xb, yb)
     assert int(a.observations) == int(pooled.observations) == 2 * 199
     assert torch.equal(a.source_both, pooled.source_both)
+
+
+def test_new_series_pools_trials_like_pyinform_initial_conditions() -> None:
+    """Two series with a break between them = PyInform's TE over two initial conditions."""
+    (xa, ya), (xb, yb) = _series(5, t=120), _series(6, t=120)
+    metric = TransferEntropy(5, 4)
+    for lo in range(0, 120, 50):  # the first series in batches, a break, then the second
+        metric.update(xa[lo : lo + 50], ya[lo : lo + 50])
+    metric.new_series()
+    metric.update(xb[:7], yb[:7])
+    metric.update(xb[7:], yb[7:])
+    assert int(metric.observations) == 2 * 119  # no transition across the break
+    got = metric.compute()["te"].numpy()
+    for i, j in itertools.product(range(5), range(4)):
+        trials_x = np.stack([xa[:, i].numpy(), xb[:, i].numpy()]).astype(np.int32)
+        trials_y = np.stack([ya[:, j].numpy(), yb[:, j].numpy()]).astype(np.int32)
+        assert got[i, j] == pytest.approx(pyinform_te(trials_x, trials_y, k=1), abs=1e-12)
+    joined = TransferEntropy(5, 4)
+    joined.update(torch.cat([xa, xb]), torch.cat([ya, yb]))
+    assert int(joined.observations) == 2 * 119 + 1  # without the break: one more transition
+    assert not np.allclose(joined.compute()["te"].numpy(), got, rtol=0, atol=1e-12)
 
 
 def test_errors_name_the_argument() -> None:
@@ -146,3 +169,20 @@ def test_widths_learned_from_the_first_batch_are_checked_like_given_ones() -> No
         metric.update(x[50:], y[50:, :3])
     metric.update(x[50:], y[50:])
     assert torch.equal(metric.compute()["te"], transfer_entropy(x, y))
+
+
+def test_layer_metric_new_series_breaks_every_pair() -> None:
+    g = torch.Generator().manual_seed(1)
+    batches = [
+        ({"h": torch.randn(30, 4, generator=g)}, torch.randn(30, 3, generator=g)) for _ in range(2)
+    ]
+    metric = LayerTransferEntropy(["h"])
+    metric.update(*batches[0])
+    metric.new_series()
+    metric.update(*batches[1])
+    (pair,) = metric.pairs
+    assert int(pair.observations) == 2 * 29  # no transition between the two series
+    metric.reset()
+    for batch in batches:
+        metric.update(*batch)
+    assert int(pair.observations) == 59

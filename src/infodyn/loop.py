@@ -189,6 +189,7 @@ class RunLoop:
         """Load the newest checkpoint, if any; returns (first step to run, timing so far)."""
         checkpoint = latest_checkpoint(self.run_dir)
         store = monitor.store
+        assert store is not None  # the loop always gives its monitor the run's store
         if checkpoint is None:
             return 0, {}
         step, state = checkpoint

@@ -112,7 +112,10 @@ class Monitor:
 
     Args:
         model: The network being trained.
-        store: Where records go; written in one transaction per :meth:`flush`.
+        store: Where records go; written in one transaction per :meth:`flush`. None measures
+            without recording: under DDP every rank must compute (the metric states are
+            reduced across ranks when computed), and only rank 0 should write, so give the
+            other ranks ``store=None``.
         probes: Metrics with their schedules and modes, keyed by a short name.
         features: Module whose *input* is the feature matrix; default the classifier head
             (the last ``nn.Linear``), whose input is the penultimate feature.
@@ -152,7 +155,7 @@ class Monitor:
     def __init__(
         self,
         model: nn.Module,
-        store: RunStore,
+        store: RunStore | None,
         probes: Mapping[str, Probe],
         *,
         features: str | None = None,
@@ -162,6 +165,11 @@ class Monitor:
         self.model = model
         self.store = store
         self.sinks = sinks if isinstance(sinks, Sinks) else Sinks(sinks)
+        if store is None and self.sinks:
+            raise ValueError(
+                "sinks were given with store=None: records go to sinks only after the store; "
+                "give rank 0 the store and the sinks, the other ranks neither"
+            )
         self.probes = dict(probes)
         # Resolves and checks head/features/layers now, so a typo fails before training.
         tap = ModelTap(
@@ -308,8 +316,11 @@ class Monitor:
             )
 
     def flush(self) -> None:
-        """Write every queued record in one transaction."""
+        """Write every queued record in one transaction (drop them without a store)."""
         if not self._pending and not self._pending_arrays:
+            return
+        if self.store is None:
+            self._pending, self._pending_arrays = [], []
             return
         with self._timed("store"):
             self.store.write(self._pending, self._pending_arrays)

@@ -266,6 +266,15 @@ class LayerTransferEntropy(LazyWidthMetric):
     def _pairs(self) -> list[TransferEntropy]:
         return [pair for pair in self.pairs if isinstance(pair, TransferEntropy)]
 
+    def new_series(self) -> None:
+        """End every pair's current series (:meth:`TransferEntropy.new_series`); counts are kept.
+
+        The kept bits of a :class:`SurrogateTest` stay one series: the surrogate test reorders
+        samples and does not know of breaks.
+        """
+        for pair in self._pairs():
+            pair.new_series()
+
     def reset(self) -> None:
         """Clear every pair's counts and stream tail, and the kept series."""
         super().reset()

@@ -146,6 +146,22 @@ class TransferEntropy(LazyWidthMetric):
         """Accumulate like :meth:`update`; returns None (see the class docstring)."""
         self.update(*args, **kwargs)
 
+    def new_series(self) -> None:
+        """End the current series: the next batch starts a new one; the counts are kept.
+
+        No transition from the last sample seen to the next batch's first is counted, so the
+        counts pool several independent series (trials) — what a DDP reduction does with the
+        ranks' streams, and what PyInform does with several initial conditions.
+
+        Example:
+            >>> x = torch.tensor([0, 1, 1, 0, 1, 0])[:, None]
+            >>> metric = TransferEntropy()
+            >>> metric.update(x[:3], x[:3]); metric.new_series(); metric.update(x[3:], x[3:])
+            >>> int(metric.observations)  # 2 + 2 transitions: none across the break
+            4
+        """
+        self._tail_source = self._tail_target = None
+
     def reset(self) -> None:
         """Clear the counts and the stream's tail (a new series, e.g. a new epoch)."""
         super().reset()
