@@ -28,6 +28,7 @@ from torch import Tensor
 
 from infodyn._validation import check_labels, check_matrix, check_same_rows, check_tensor
 from infodyn.functional._chunking import check_chunk_size, row_slices
+from infodyn.functional._gram import upper_gram
 
 __all__ = [
     "MatrixInformationResult",
@@ -93,10 +94,11 @@ def _unit_rows(name: str, x: Tensor, dtype: torch.dtype) -> Tensor:
 
 
 def _dual(u: Tensor, chunk_size: int | None) -> Tensor:
-    """ÛᵀÛ (d×d), accumulated ``chunk_size`` rows at a time."""
-    total = torch.zeros(u.shape[1], u.shape[1], dtype=u.dtype, device=u.device)
-    for rows in row_slices(u.shape[0], chunk_size):
-        total = total + u[rows].mT @ u[rows]
+    """ÛᵀÛ (d×d), accumulated ``chunk_size`` rows at a time (upper triangle, mirrored)."""
+    slices = row_slices(u.shape[0], chunk_size)
+    total = upper_gram(u[slices[0]])
+    for rows in slices[1:]:
+        total = total + upper_gram(u[rows])
     return total
 
 
