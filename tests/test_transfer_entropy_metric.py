@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infodyn.functional import transfer_entropy, transition_counts
+from infodyn.functional import transfer_entropy, transfer_entropy_from_counts, transition_counts
 from infodyn.metrics import LayerTransferEntropy, TransferEntropy
 
 
@@ -146,3 +146,119 @@ def test_widths_learned_from_the_first_batch_are_checked_like_given_ones() -> No
         metric.update(x[50:], y[50:, :3])
     metric.update(x[50:], y[50:])
     assert torch.equal(metric.compute()["te"], transfer_entropy(x, y))
+
+
+# --- buffered counting: any buffer size gives the same integer counts --------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    cuts=st.lists(st.integers(min_value=1, max_value=199), max_size=12, unique=True),
+    delay=st.sampled_from([0, 1, 2]),
+    buffer_samples=st.sampled_from([2, 7, 64, 150, 4096]),
+    seed=st.integers(0, 10_000),
+)
+def test_buffered_streaming_equals_one_shot(
+    cuts: list[int], delay: int, buffer_samples: int, seed: int
+) -> None:
+    x, y = _series(seed)
+    metric = TransferEntropy(delay=delay, buffer_samples=buffer_samples)
+    for lo, hi in itertools.pairwise([0, *sorted(cuts), 200]):
+        metric.update(x[lo:hi], y[lo:hi])
+    assert torch.equal(metric.compute()["te"], transfer_entropy(x, y, delay=delay))
+    expected = transition_counts(x, y, delay=delay)
+    for name, value in zip(expected._fields, expected, strict=True):
+        assert torch.equal(getattr(metric, name), value), name
+
+
+def test_buffer_is_counted_when_full_and_holds_no_view_of_the_input() -> None:
+    x, y = _series(20)
+    metric = TransferEntropy(buffer_samples=100)
+    x_first, y_first = x[:60].clone(), y[:60].clone()
+    metric.update(x_first, y_first)  # the first batch: its observations are its own rows
+    assert int(metric.observations) == 0  # 59 observations wait
+    x_first.fill_(1)  # the caller reuses its buffers: the kept copies must not change
+    y_first.fill_(0)
+    metric.update(x[60:90], y[60:90])
+    assert int(metric.observations) == 0  # 89 wait
+    metric.update(x[90:120], y[90:120])
+    assert int(metric.observations) == 119  # 119 >= 100: all counted at once
+    metric.update(x[120:], y[120:])
+    assert int(metric.observations) == 119
+    assert torch.equal(metric.compute()["te"], transfer_entropy(x, y))
+    assert int(metric.observations) == 199
+
+
+def test_buffered_observations_reach_checkpoints_merges_and_reset() -> None:
+    from infodyn.metrics import load_metric_state_dict, metric_state_dict
+
+    (xa, ya), (xb, yb) = _series(21), _series(22)
+    a, b = TransferEntropy(buffer_samples=1000), TransferEntropy(buffer_samples=1000)
+    a.update(xa[:120], ya[:120])
+    resumed = TransferEntropy(buffer_samples=1000)
+    load_metric_state_dict(resumed, metric_state_dict(a))  # the waiting rows are counted
+    assert int(resumed.observations) == 119
+    resumed.update(xa[120:], ya[120:])
+    b.update(xb, yb)
+    resumed.merge_state(b)  # b's waiting rows count too
+    pooled = transition_counts(xa, ya) + transition_counts(xb, yb)
+    assert torch.equal(resumed.compute()["te"], transfer_entropy_from_counts(pooled))
+    resumed.update(xa[:50], ya[:50])
+    resumed.reset()  # drops the waiting rows with the counts
+    resumed.update(xb[:30], yb[:30])
+    assert torch.equal(resumed.compute()["te"], transfer_entropy(xb[:30], yb[:30]))
+
+
+def test_waiting_observations_are_counted_before_a_sync_caches_the_local_state() -> None:
+    """sync() caches the local states and unsync() restores them: counting the waiting rows
+    only in _sync_dist would lose them from the local state after the first compute()."""
+    x, y = _series(23)
+    metric = TransferEntropy(buffer_samples=1000)
+    metric.update(x[:100], y[:100])
+
+    def gather(tensor: torch.Tensor, group: object = None) -> list[torch.Tensor]:
+        return [tensor, tensor]  # two ranks holding the same states
+
+    with metric.sync_context(dist_sync_fn=gather, distributed_available=lambda: True):
+        assert int(metric.observations) == 2 * 99  # reduced: both "ranks" counted
+    assert int(metric.observations) == 99  # the local state kept its counts
+    metric.update(x[100:], y[100:])
+    assert torch.equal(metric.compute()["te"], transfer_entropy(x, y))
+
+
+def test_a_dropped_tail_splits_the_stream_whatever_the_buffer() -> None:
+    """Observations are buffered with their own past: forgetting the stream's tail (a new
+    trial, e.g. a new epoch's first batch) pools two series as trials for any buffer size."""
+    x, y = _series(24)
+    expected = transition_counts(x[:80], y[:80]) + transition_counts(x[80:], y[80:])
+    for buffer_samples in (1, 50, 1000):
+        metric = TransferEntropy(buffer_samples=buffer_samples)
+        metric.update(x[:40], y[:40])
+        metric.update(x[40:80], y[40:80])
+        metric._tail_source = metric._tail_target = None
+        metric.update(x[80:], y[80:])
+        assert torch.equal(metric.compute()["te"], transfer_entropy_from_counts(expected))
+
+
+def test_layer_metric_buffers_its_pairs_without_changing_a_value() -> None:
+    g = torch.Generator().manual_seed(25)
+    batches = [
+        (
+            {"a": torch.randn(32, 3, generator=g), "b": torch.randn(32, 4, generator=g)},
+            torch.randn(32, 5, generator=g),
+        )
+        for _ in range(6)
+    ]
+    values = {}
+    for buffer_samples in (1, 40, 2048):
+        metric = LayerTransferEntropy(["a", "b"], buffer_samples=buffer_samples)
+        assert all(pair.buffer_samples == buffer_samples for pair in metric._pairs())
+        for acts, logits in batches:
+            metric.update(acts, logits)
+        values[buffer_samples] = metric.compute()
+    for buffer_samples in (40, 2048):
+        for outer, inner in values[1].items():
+            for key, value in inner.items():
+                assert torch.equal(values[buffer_samples][outer][key], value), (outer, key)
+    with pytest.raises(ValueError, match="buffer_samples must be an integer >= 1, got 0"):
+        TransferEntropy(buffer_samples=0)

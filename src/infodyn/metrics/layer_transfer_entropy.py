@@ -122,6 +122,10 @@ class LayerTransferEntropy(LazyWidthMetric):
             None returns all of them.
         suffix: appended to every output key, e.g. ``"_lag0"`` gives ``te_mean_lag0``, so
             metrics of several delays can share one store.
+        buffer_samples: speed and memory knob of each pair's
+            :class:`~infodyn.metrics.TransferEntropy`: binarised observations kept
+            (m + 2n bytes each) until they are counted in one product (default 2048; 1
+            counts every batch). The values do not depend on it.
 
     Example:
         >>> metric = LayerTransferEntropy(["h"], softmax_output=True)
@@ -158,6 +162,7 @@ class LayerTransferEntropy(LazyWidthMetric):
         null: SurrogateTest | None = None,
         outputs: Collection[str] | None = None,
         suffix: str = "",
+        buffer_samples: int = 2048,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -190,7 +195,9 @@ class LayerTransferEntropy(LazyWidthMetric):
         self.pair_names = tuple(self.pair_name(a, b) for a, b in self.adjacent)
         # A list, not a dict keyed by pair name: module names such as "block.0" contain dots,
         # which nn.ModuleDict rejects.
-        self.pairs = nn.ModuleList(TransferEntropy(delay=self.delay) for _ in self.adjacent)
+        self.pairs = nn.ModuleList(
+            TransferEntropy(delay=self.delay, buffer_samples=buffer_samples) for _ in self.adjacent
+        )
         self._kept: Tensor | None = None
         self._warned_full = False
 
