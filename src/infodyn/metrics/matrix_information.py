@@ -16,7 +16,7 @@ from infodyn._validation import (
     check_matrix,
     check_same_device,
 )
-from infodyn.functional.matrix_info import head_rows, matrix_information
+from infodyn.functional.matrix_info import _matrix_information, matrix_information
 
 _KEYS = ("mir", "hdr", "entropy_features", "entropy_head", "mutual_information")
 _MODES = ("batch_mean", "pooled")
@@ -102,15 +102,20 @@ class MatrixInformation(Metric):
         check_same_device(features=features, head_weight=head_weight, labels=labels)
         z = check_matrix("features", features).detach()
         w = check_matrix("head_weight", head_weight, min_rows=1).detach()
-        check_labels("labels", labels, n=z.shape[0], num_classes=w.shape[0])
-        head = head_rows(w, labels)
+        y = check_labels("labels", labels, n=z.shape[0], num_classes=w.shape[0])
+        # head_rows(w, labels) without checking w and labels a second time.
+        head = w.index_select(0, y.to(device=w.device, dtype=torch.long))
         if self.mode == "batch_mean":
             with torch.no_grad():
-                result = matrix_information(z, head, dtype=self.working_dtype)
+                # matrix_information(z, head) less its checks, which were made above.
+                result = _matrix_information(
+                    z, head, dtype=self.working_dtype, chunk_size=None, path="auto"
+                )
+            # In place: a state is never the registered default (reset() installs a copy).
             for key, value in zip(_KEYS, result, strict=True):
                 state = getattr(self, f"sum_{key}")
-                setattr(self, f"sum_{key}", state + value.to(state))
-            self.num_batches = self.num_batches + 1
+                state.add_(value.to(state))
+            self.num_batches.add_(1)
             return
         assert isinstance(self.pooled_features, list)  # a tensor only after a sync
         assert isinstance(self.pooled_head, list)
