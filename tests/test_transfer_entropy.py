@@ -435,6 +435,22 @@ def test_binarize_applies_the_tie_guard_rule_per_threshold(scope: str) -> None:
         assert torch.equal(binarize(x, 0.95, scope=scope), expected), fraction
 
 
+@pytest.mark.parametrize("scope", ["layer", "neuron"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
+def test_binarize_batches_is_binarize_of_each_batch(scope: str, dtype: torch.dtype) -> None:
+    from infodyn.functional.binarize import binarize_batches
+
+    g = torch.Generator().manual_seed(127)
+    for batches, samples, neurons in ((1, 1, 1), (3, 2, 5), (7, 64, 16), (2, 300, 3)):
+        x = torch.randn(batches, samples, neurons, generator=g)
+        x[0, : samples // 2] = 0.0  # ties at the minimum: the guard in one batch only
+        x = x.relu().to(dtype)
+        for q in (0.05, 0.5, 0.95):
+            expected = torch.stack([binarize(b, q, scope=scope) for b in x])  # type: ignore[arg-type]
+            got = binarize_batches(x, q, scope=scope)  # type: ignore[arg-type]
+            assert got.dtype == torch.uint8 and torch.equal(got, expected), (batches, q)
+
+
 def test_binarize_float32_threshold_close_to_numpy() -> None:
     g = torch.Generator().manual_seed(122)
     x = torch.rand(777, 5, generator=g)

@@ -240,25 +240,88 @@ def test_a_dropped_tail_splits_the_stream_whatever_the_buffer() -> None:
         assert torch.equal(metric.compute()["te"], transfer_entropy_from_counts(expected))
 
 
-def test_layer_metric_buffers_its_pairs_without_changing_a_value() -> None:
-    g = torch.Generator().manual_seed(25)
-    batches = [
+def _stack_batches(
+    seed: int, sizes: list[int]
+) -> list[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    return [
         (
-            {"a": torch.randn(32, 3, generator=g), "b": torch.randn(32, 4, generator=g)},
-            torch.randn(32, 5, generator=g),
+            {"a": torch.randn(n, 3, 2, 2, generator=g), "b": torch.randn(n, 4, generator=g).relu()},
+            torch.randn(n, 5, generator=g),
         )
-        for _ in range(6)
+        for n in sizes
     ]
+
+
+def _assert_same_values(
+    got: dict[str, dict[str, torch.Tensor]], expected: dict[str, dict[str, torch.Tensor]]
+) -> None:
+    assert got.keys() == expected.keys()
+    for outer, inner in expected.items():
+        for key, value in inner.items():
+            assert torch.equal(got[outer][key], value), (outer, key)
+
+
+@pytest.mark.parametrize("scope", ["layer", "neuron"])
+@pytest.mark.parametrize("delay", [0, 1, 2])
+def test_waiting_batches_give_the_values_of_batch_by_batch_feeding(scope: str, delay: int) -> None:
+    """Batches of the stack wait and are binarised (each at its own threshold) and counted
+    together; the integer counts, so every value, equal batch-by-batch feeding."""
+    batches = _stack_batches(26, [32, 32, 32, 7, 32, 32, 1, 32])
     values = {}
     for buffer_samples in (1, 40, 2048):
-        metric = LayerTransferEntropy(["a", "b"], buffer_samples=buffer_samples)
-        assert all(pair.buffer_samples == buffer_samples for pair in metric._pairs())
+        metric = LayerTransferEntropy(
+            ["a", "b"],
+            q=0.8,
+            scope=scope,
+            delay=delay,
+            buffer_samples=buffer_samples,  # type: ignore[arg-type]
+        )
         for acts, logits in batches:
             metric.update(acts, logits)
         values[buffer_samples] = metric.compute()
+    assert int(metric._pairs()[0].observations) == 200 - max(delay, 1)
     for buffer_samples in (40, 2048):
-        for outer, inner in values[1].items():
-            for key, value in inner.items():
-                assert torch.equal(values[buffer_samples][outer][key], value), (outer, key)
+        _assert_same_values(values[buffer_samples], values[1])
+
+
+def test_a_tail_dropped_while_batches_wait_takes_effect_after_them() -> None:
+    """A new trial (each pair's stream tail dropped) between waiting batches splits the
+    stream where it was dropped, as when every batch is fed at once."""
+    batches = _stack_batches(27, [16] * 6)
+    values = {}
+    for buffer_samples in (1, 2048):
+        metric = LayerTransferEntropy(["a", "b"], buffer_samples=buffer_samples)
+        for i, (acts, logits) in enumerate(batches):
+            for pair in metric._pairs():
+                if i in (2, 3):  # twice: after waiting batches, and right after the first drop
+                    pair._tail_source = pair._tail_target = None
+                if i == 5 and pair._tail_source is not None and pair._tail_target is not None:
+                    # another past, e.g. a loaded one: continued from, not from the old one
+                    pair._tail_source = torch.ones_like(pair._tail_source)
+                    pair._tail_target = torch.zeros_like(pair._tail_target)
+            metric.update(acts, logits)
+        values[buffer_samples] = metric.compute()
+        assert int(metric._pairs()[0].observations) == 96 - 3  # three trials
+    _assert_same_values(values[2048], values[1])
+
+
+def test_waiting_batches_keep_the_per_batch_errors() -> None:
+    batches = _stack_batches(28, [16, 16, 16])
+    metric = LayerTransferEntropy(["a", "b"])
+    for acts, logits in batches[:2]:
+        metric.update(acts, logits)  # the second one waits
+    bad = {**batches[2][0], "b": batches[2][0]["b"].clone()}
+    bad["b"][3, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"x contains 1 non-finite value\(s\).*index \(3, 1\)"):
+        metric.update(bad, batches[2][1])
+    with pytest.raises(ValueError, match=r"target must have shape \(batch, 4\) as earlier"):
+        metric.update({**batches[2][0], "b": torch.randn(16, 3)}, batches[2][1])
+    whole = LayerTransferEntropy(["a", "b"], buffer_samples=1)
+    for acts, logits in batches[:2]:
+        whole.update(acts, logits)
+    _assert_same_values(metric.compute(), whole.compute())  # the rejected batches left no trace
+    with pytest.raises(ValueError, match="buffer_samples must be an integer >= 1, got 0"):
+        LayerTransferEntropy(["a"], buffer_samples=0)
     with pytest.raises(ValueError, match="buffer_samples must be an integer >= 1, got 0"):
         TransferEntropy(buffer_samples=0)

@@ -153,20 +153,28 @@ class TransferEntropy(LazyWidthMetric):
         self._follow_device(source.device)
         if len(known) < 2:
             self._size_lazy_states({"m": source.shape[1], "n": target.shape[1]})
-        if self._tail_source is not None and self._tail_target is not None:
-            source = torch.cat([self._tail_source.to(source), source])
-            target = torch.cat([self._tail_target.to(target), target])
+        # Views of the caller's tensors are copied before they are kept (the caller may reuse
+        # their memory); after a concatenation with the tail the memory is this metric's own.
+        tail_source, tail_target = self._tail_source, self._tail_target
+        own = tail_source is not None and tail_target is not None
+        if tail_source is not None and tail_target is not None:
+            source = torch.cat([tail_source.to(source), source])
+            target = torch.cat([tail_target.to(target), target])
         keep = max(self.delay, 1)
         if source.shape[0] > keep:
             observations = _observations(source, target, self.delay)  # checks 0/1 values
             rows = observations[0].shape[0]
             if self._pending_rows + rows >= self.buffer_samples:
                 self._count([*self._pending, observations])
-            else:  # copies: the caller may reuse its tensors' memory
-                self._pending.append(tuple(v.to(torch.uint8, copy=True) for v in observations))
+            else:
+                self._pending.append(
+                    tuple(v.detach().to(torch.uint8, copy=not own) for v in observations)
+                )
                 self._pending_rows += rows
-        self._tail_source = source[-keep:].detach().clone()
-        self._tail_target = target[-keep:].detach().clone()
+        tail_source, tail_target = source[-keep:].detach(), target[-keep:].detach()
+        if not own:
+            tail_source, tail_target = tail_source.clone(), tail_target.clone()
+        self._tail_source, self._tail_target = tail_source, tail_target
 
     def _count(self, parts: list[tuple[Tensor, ...]]) -> None:
         """Add the counts of observation groups (s, p, f) to the states, in one product."""
