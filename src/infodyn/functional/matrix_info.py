@@ -268,7 +268,12 @@ def head_rows(weight: Tensor, labels: Tensor) -> Tensor:
 
 def _raise_if_rank_one(entropy_features: Tensor, entropy_head: Tensor, *, both: bool) -> None:
     hz, hw = float(entropy_features.detach()), float(entropy_head.detach())
-    threshold = _rank_one_threshold(entropy_features.dtype)
+    _raise_if_rank_one_values(hz, hw, entropy_features.dtype, both=both)
+
+
+def _raise_if_rank_one_values(hz: float, hw: float, dtype: torch.dtype, *, both: bool) -> None:
+    """:func:`_raise_if_rank_one` for entropies already read as Python floats."""
+    threshold = _rank_one_threshold(dtype)
     flat = [name for name, h in (("features", hz), ("head", hw)) if h <= threshold]
     if len(flat) == 2 or (flat and not both):
         what = "MIR and HDR are" if len(flat) == 2 else "MIR is"

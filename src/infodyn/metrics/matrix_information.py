@@ -16,7 +16,8 @@ from infodyn._validation import (
     check_matrix,
     check_same_device,
 )
-from infodyn.functional.matrix_info import _matrix_information, matrix_information
+from infodyn.functional._class_head import class_head_information
+from infodyn.functional.matrix_info import head_rows, matrix_information
 
 _KEYS = ("mir", "hdr", "entropy_features", "entropy_head", "mutual_information")
 _MODES = ("batch_mean", "pooled")
@@ -103,20 +104,16 @@ class MatrixInformation(Metric):
         z = check_matrix("features", features).detach()
         w = check_matrix("head_weight", head_weight, min_rows=1).detach()
         y = check_labels("labels", labels, n=z.shape[0], num_classes=w.shape[0])
-        # head_rows(w, labels) without checking w and labels a second time.
-        head = w.index_select(0, y.to(device=w.device, dtype=torch.long))
         if self.mode == "batch_mean":
-            with torch.no_grad():
-                # matrix_information(z, head) less its checks, which were made above.
-                result = _matrix_information(
-                    z, head, dtype=self.working_dtype, chunk_size=None, path="auto"
-                )
+            # matrix_information(z, head_rows(w, y)) less the checks made above, with the
+            # head's spectrum from a C×C matrix (values equal to round-off).
+            result = class_head_information(z, w, y, dtype=self.working_dtype)
             # In place: a state is never the registered default (reset() installs a copy).
             for key, value in zip(_KEYS, result, strict=True):
-                state = getattr(self, f"sum_{key}")
-                state.add_(value.to(state))
+                getattr(self, f"sum_{key}").add_(value)
             self.num_batches.add_(1)
             return
+        head = head_rows(w, y)
         assert isinstance(self.pooled_features, list)  # a tensor only after a sync
         assert isinstance(self.pooled_head, list)
         kept = sum(x.shape[0] for x in self.pooled_features)
