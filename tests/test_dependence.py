@@ -399,6 +399,27 @@ def test_information_plane_pairs_equal_the_separate_calls_bit_for_bit(
         assert torch.equal(zy, nhsic(zt, yt, batch_size=batch_size))
 
 
+@pytest.mark.parametrize("chunk_size", [None, 3])
+def test_same_class_radii_by_class_blocks_equal_the_masked_rows(
+    chunk_size: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few classes: Ross's radii come from each class's own distance blocks; many: from the
+    same-class entries of full rows. Both give the same floats, so the same estimate."""
+    import infodyn.functional._ksg as ksg
+
+    rng = np.random.default_rng(15)
+    labels = np.concatenate([rng.integers(0, 4, 150), [4, 4], [5, 5, 5]])  # small classes too
+    z = rng.normal(size=(labels.size, 3)) + 0.5 * np.eye(6, 3)[labels]
+    for features in (z, np.round(z, 1)):  # and with ties at the radii
+        values = []
+        for cost in (0, 1 << 40):  # every class by blocks / never
+            monkeypatch.setattr(ksg, "_CLASS_BLOCK_COST", cost)
+            values.append(mutual_information(_t(features), _t(labels), chunk_size=chunk_size))
+        assert torch.equal(values[0], values[1])
+    expected = ref.ksg_discrete(ref.compress(z), labels)
+    assert mutual_information(_t(z), _t(labels)).item() == pytest.approx(expected, abs=1e-9)
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 
