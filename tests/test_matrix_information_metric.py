@@ -176,7 +176,7 @@ def test_class_head_algebra_equals_matrix_information(
         assert value == pytest.approx(float(reference), rel=1e-12, abs=1e-13)
 
 
-def test_class_head_algebra_names_the_sample_of_a_zero_head_row() -> None:
+def test_class_head_algebra_raises_the_general_messages() -> None:
     from infodyn.functional._class_head import class_head_information
 
     weight = torch.randn(3, 8, generator=torch.Generator().manual_seed(3))
@@ -184,3 +184,9 @@ def test_class_head_algebra_names_the_sample_of_a_zero_head_row() -> None:
     labels = torch.tensor([0, 2, 1, 0])
     with pytest.raises(ValueError, match=r"head row 2 is all zeros"):
         class_head_information(torch.randn(4, 8), weight, labels, dtype=torch.float64)
+    one_label = torch.zeros(4, dtype=torch.long)  # rank-one head Gram: the message's numbers too
+    features = torch.randn(4, 8)
+    with pytest.raises(ValueError) as expected:
+        matrix_information(features, head_rows(weight, one_label))
+    with pytest.raises(ValueError, match=re.escape(str(expected.value))):
+        class_head_information(features, weight, one_label, dtype=torch.float64)

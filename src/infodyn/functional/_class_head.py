@@ -10,10 +10,10 @@ label. The head Gram is then K_W = P Ĝ Pᵀ, with P the (n, C) one-hot matrix o
 one small eigenvalue problem instead of an n×n one; K_W itself is Ĝ indexed by the labels, no
 product over the features. The features' Gram and the Hadamard product K_Z ∘ K_W stay n×n, as
 in :func:`~infodyn.functional.matrix_information` when the features are at least as wide as
-the batch, and are solved in one batched call; the three spectral entropies are taken in one
-vectorised pass. The values are those of ``matrix_information(features, head_rows(weight,
-labels))`` up to round-off (the eigenvalues come from other, equivalent matrices; tested to
-1e-12 relative).
+the batch, and are solved in one batched call; the spectral entropies of the few hundred
+eigenvalues are summed as Python floats. The values are those of
+``matrix_information(features, head_rows(weight, labels))`` up to round-off (the eigenvalues
+come from other, equivalent matrices; tested to 1e-12 relative).
 """
 
 from __future__ import annotations
@@ -34,20 +34,17 @@ __all__ = ["class_head_information"]
 _Values = tuple[float, float, float, float, float]
 
 
-def _spectral_entropies(eigenvalues: Tensor, sizes: list[int]) -> list[float]:
-    """−Σ λ log λ of each row of (k, m) eigenvalues of trace-one PSD matrices, as floats.
+def _spectral_entropy(eigenvalues: list[float], size: int, eps: float) -> float:
+    """−Σ λ log λ over the eigenvalues of a trace-one PSD matrix, in Python floats.
 
-    Row by row the rule of ``matrix_info._spectral_entropy``: negative round-off clamped to 0,
-    eigenvalues at or below ``size · eps · λ_max`` (one size per row) dropped, the result
-    clamped at 0. Zero padding of a shorter row is dropped like any zero eigenvalue.
+    The rule of ``matrix_info._spectral_entropy``: negative round-off clamped to 0,
+    eigenvalues at or below ``size · eps · λ_max`` dropped, the result clamped at 0. A few
+    hundred numbers: cheaper as floats than as a dozen small tensor operations, and equal to
+    round-off (another summation order, a libm log).
     """
-    lam = eigenvalues.clamp_min(0)
-    eps = torch.finfo(lam.dtype).eps
-    scale = torch.tensor([size * eps for size in sizes], dtype=lam.dtype, device=lam.device)
-    keep = lam > scale[:, None] * lam.amax(dim=1, keepdim=True)
-    safe = torch.where(keep, lam, 1.0)
-    sums = torch.where(keep, safe * torch.log(safe), 0.0).sum(dim=1).tolist()
-    return [max(0.0 - total, 0.0) for total in sums]
+    lam = [max(value, 0.0) for value in eigenvalues]
+    tol = size * eps * max(lam)
+    return max(0.0 - sum(value * math.log(value) for value in lam if value > tol), 0.0)
 
 
 def class_head_information(
@@ -96,13 +93,18 @@ def class_head_information(
         unit = rows / norms
         gram = unit @ unit.mT
         kz, g = gram[:n, :n], gram[n:, n:]
-        pair = torch.linalg.eigvalsh(torch.stack([kz, kz * g[y[:, None], y]]) / n)
+        pair = torch.linalg.eigvalsh(torch.stack([kz, kz * g[y[:, None], y]]) / n).tolist()
         root = counts.to(dtype).sqrt()
-        head = torch.linalg.eigvalsh(root[:, None] * g * root / n)
-        lam = torch.cat([pair, torch.nn.functional.pad(head, (0, n - classes))[None]])
-        # Tolerance sizes as matrix_information's n×n path: max(n, d), and max(n, d²).
-        hz, hj, hw = _spectral_entropies(lam, [max(n, d), max(n, d * d), max(n, d)])
-    _raise_if_rank_one_values(hz, hw, dtype, both=False)
+        head = torch.linalg.eigvalsh(root[:, None] * g * root / n).tolist()
+    # Tolerance sizes as matrix_information's n×n path: max(n, d), and max(n, d²).
+    eps = torch.finfo(dtype).eps
+    hz = _spectral_entropy(pair[0], max(n, d), eps)
+    hj = _spectral_entropy(pair[1], max(n, d * d), eps)
+    hw = _spectral_entropy(head, max(n, d), eps)
+    try:
+        _raise_if_rank_one_values(hz, hw, dtype, both=False)
+    except ValueError:  # the general path raises it, with its entropies in the message
+        return _general(features, weight.index_select(0, y), dtype)
     # Python floats are IEEE doubles: the arithmetic of 0-d float64 tensors, without the
     # dispatch of ten small tensor operations.
     mi = hz + hw - hj
