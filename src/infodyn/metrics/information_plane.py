@@ -57,13 +57,14 @@ class InformationPlane(Metric):
       ``redundant_information = mi_zx − mi_zy``. With another ``estimator`` the three keys
       carry its name — ``mi_zx_kl`` … for Sakamoto & Sato's Kozachenko–Leonenko estimator,
       ``mi_zx_binned`` … for bins — so records never mix estimators under one name
-      (:func:`information_plane_keys`).
+      (:func:`information_plane_keys`). Z's projection, and for KSG its max-norm distance
+      blocks, are computed once for both values (bit-identical to the two calls).
     * ``nhsic_zx``, ``nhsic_zy``: ``nhsic`` (Gaussian kernels σ = 5, centred linear label
       kernel, ε = 1e-5) on batches of ``nhsic_batch_size`` rows (100 in the paper), averaged;
       ``nhsic_redundant = nhsic_zx − nhsic_zy``. The kept rows are first put in a fixed random
       order (``nhsic_shuffle_seed``), so batches mix classes even if the loader is sorted by
       class: a single-class batch has nHSIC(Z; Y) = 0. nHSIC grows with the batch size, so
-      compare runs with the same one.
+      compare runs with the same one. Z's kernels and resolvents serve both values.
 
     Memory: ``max_samples`` rows of features, inputs and labels; across DDP ranks the rows are
     gathered (``dist_reduce_fx="cat"``, rank 0's first) and capped again.

@@ -29,9 +29,11 @@ class MatrixInformation(Metric):
     Each ``update`` pairs every sample with the head vector of its label,
     W_y = ``head_rows(head_weight, labels)``, and the values come from
     ``infodyn.functional.matrix_information`` (formulas there; entropies in nats,
-    MIR and HDR in [0, 1]). Two modes, infodyn's choice — both are per-batch quantities at
-    heart, because the normalised Gram of n samples has no sufficient statistic smaller than
-    the samples themselves:
+    MIR and HDR in [0, 1]) — in ``batch_mean`` mode with the head's spectrum taken from the
+    C×C matrix D^½ĜD^½/n of the class vectors (equal to round-off; see
+    ``infodyn.functional._class_head``). Two modes, infodyn's choice — both are per-batch
+    quantities at heart, because the normalised Gram of n samples has no sufficient statistic
+    smaller than the samples themselves:
 
     * ``"batch_mean"`` (default): the five values are computed on each batch and **averaged
       over batches** (unweighted). This is what the paper does: it computes MIR/HDR on

@@ -64,9 +64,10 @@ class TransferEntropy(LazyWidthMetric):
             batch (and again after each ``reset()``), as every lazily sized infodyn metric.
         num_targets: n, neurons of the target layer; None takes it from the first batch.
         delay: source→target lag u (default 1).
-        buffer_samples: speed and memory knob: observations kept (m + 2n bytes each) until they
-            are counted together; 1 (default) counts every batch as it arrives. The counts do
-            not depend on it. :class:`LayerTransferEntropy` buffers 2048.
+        buffer_samples: speed and memory knob: observations kept (about m + 2n bytes each)
+            until they are counted together; 1 (default) counts every batch as it arrives. The
+            counts do not depend on it. (:class:`LayerTransferEntropy` gathers its batches
+            before they reach its pairs.)
         kwargs: passed to ``torchmetrics.Metric``.
 
     Example:
