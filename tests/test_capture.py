@@ -51,6 +51,20 @@ def test_unknown_layer_names_the_argument_and_suggests() -> None:
         ActivationCapture(net, layers=["hiden"])
 
 
+def test_module_lookup_walks_to_the_named_module() -> None:
+    """The dotted-path walk finds what named_modules() lists, and only registered modules."""
+    from infodyn.capture import _module_by_name
+
+    outer = nn.Sequential(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), _net())
+    outer.add_module("skip", None)  # a registered None is no module
+    for name, module in outer.named_modules():
+        if name:
+            assert _module_by_name(outer, name, "layers") is module, name
+    for missing in ("", "skip", "0.5", "1.0.weight", "0..1", "2"):
+        with pytest.raises(ValueError, match="layers: the model has no module named"):
+            _module_by_name(outer, missing, "layers")
+
+
 def test_detach_false_keeps_the_graph() -> None:
     net = _net()
     with ActivationCapture(net, layers=["3"], detach=False) as cap:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -331,6 +332,92 @@ def test_binned_saturates_at_log_n_when_every_sample_has_its_own_bin() -> None:
     got = mutual_information(z, x, estimator="binned", num_bins=30).item()
     assert got == pytest.approx(math.log(300), abs=0.02)
     assert got <= math.log(300) + 1e-12
+
+
+# --- the information plane's shared computations --------------------------------------------
+
+
+def test_max_norm_blocks_are_cdist_bit_for_bit() -> None:
+    from infodyn.functional._ksg import _MaxNormBlocks, distance_row_slices
+
+    rng = np.random.default_rng(14)
+    for n, d in ((1, 1), (9, 1), (50, 4), (130, 7)):
+        v = _t(rng.normal(size=(n, d)))
+        v[n // 2] = v[0]  # a duplicate row: distance exactly 0
+        expected = torch.cdist(v, v, p=float("inf"))
+        expected.fill_diagonal_(torch.inf)
+        for chunk_size in (None, 1, 8, 1000):
+            slices = distance_row_slices(n, chunk_size)
+            blocks = _MaxNormBlocks(v, max(s.stop - s.start for s in slices))
+            got = torch.cat([blocks.block(rows).clone() for rows in slices])
+            assert torch.equal(got, expected), (n, d, chunk_size)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(12, 150),
+    num_classes=st.integers(2, 6),
+    k=st.integers(1, 6),
+    chunk_size=st.sampled_from([None, 1, 7, 64]),
+    ties=st.booleans(),
+    singleton=st.booleans(),
+)
+def test_information_plane_pairs_equal_the_separate_calls_bit_for_bit(
+    seed: int,
+    n: int,
+    num_classes: int,
+    k: int,
+    chunk_size: int | None,
+    ties: bool,
+    singleton: bool,
+) -> None:
+    """I(Z;X), I(Z;Y) with Z's projection and distance blocks shared, and nHSIC with Z's
+    resolvents shared, are the public functions' values exactly."""
+    from infodyn.functional.dependence import _mutual_information_pair, _nhsic_pair
+
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 6))
+    x = rng.normal(size=(n, 5)) + z[:, :1]
+    if ties:  # coarse values: equal distances, where a strict count is most fragile
+        z, x = np.round(z), np.round(x)
+    labels = rng.integers(0, num_classes, n)
+    if singleton:
+        labels[0] = num_classes  # a class seen once: Ross's estimator drops it
+    zt, xt, yt = _t(z), _t(x), _t(labels)
+    estimators = ["ksg", "binned"]
+    if np.unique(labels, return_counts=True)[1].min() >= 2:
+        estimators.append("kl")  # the KL estimator needs 2 samples in every class
+    for estimator in estimators:
+        options: dict[str, Any] = {"estimator": estimator, "k": k, "chunk_size": chunk_size}
+        pair = _mutual_information_pair(zt, xt, yt, **options)
+        assert torch.equal(pair[0], mutual_information(zt, xt, **options))
+        assert torch.equal(pair[1], mutual_information(zt, yt, **options))
+    for batch_size in (None, 10):
+        zx, zy = _nhsic_pair(zt, xt, yt, batch_size=batch_size)
+        assert torch.equal(zx, nhsic(zt, xt, batch_size=batch_size))
+        assert torch.equal(zy, nhsic(zt, yt, batch_size=batch_size))
+
+
+@pytest.mark.parametrize("chunk_size", [None, 3])
+def test_same_class_radii_by_class_blocks_equal_the_masked_rows(
+    chunk_size: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few classes: Ross's radii come from each class's own distance blocks; many: from the
+    same-class entries of full rows. Both give the same floats, so the same estimate."""
+    import infodyn.functional._ksg as ksg
+
+    rng = np.random.default_rng(15)
+    labels = np.concatenate([rng.integers(0, 4, 150), [4, 4], [5, 5, 5]])  # small classes too
+    z = rng.normal(size=(labels.size, 3)) + 0.5 * np.eye(6, 3)[labels]
+    for features in (z, np.round(z, 1)):  # and with ties at the radii
+        values = []
+        for cost in (0, 1 << 40):  # every class by blocks / never
+            monkeypatch.setattr(ksg, "_CLASS_BLOCK_COST", cost)
+            values.append(mutual_information(_t(features), _t(labels), chunk_size=chunk_size))
+        assert torch.equal(values[0], values[1])
+    expected = ref.ksg_discrete(ref.compress(z), labels)
+    assert mutual_information(_t(z), _t(labels)).item() == pytest.approx(expected, abs=1e-9)
 
 
 # --- errors ------------------------------------------------------------------------------------

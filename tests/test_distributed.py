@@ -90,6 +90,44 @@ def test_transfer_entropy_counts_add_across_ranks(tmp_path: Path) -> None:
         assert torch.equal(torch.load(tmp_path / f"te{rank}.pt", weights_only=True), expected)
 
 
+def _te_buffered_worker(rank: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    try:
+        metric = TransferEntropy(6, 3, buffer_samples=1000)  # every observation waits
+        x, y = _te_series(rank)
+        for lo in range(0, 210, 70):
+            metric.update(x[lo : lo + 70], y[lo : lo + 70])
+        first = metric.compute()["te"]  # counts the waiting rows, then reduces
+        local = int(metric.observations)  # after the unsync: this rank's own counts
+        metric.update(x[210:], y[210:])
+        second = metric.compute()["te"]
+        torch.save(
+            {"first": first, "local": torch.tensor(local), "second": second},
+            os.path.join(out_dir, f"buffered{rank}.pt"),
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def test_buffered_transfer_entropy_counts_before_the_reduction(tmp_path: Path) -> None:
+    """Waiting observations are counted before the sync caches the local states, so both the
+    reduced values and each rank's own counts after compute() are complete."""
+    mp.spawn(
+        _te_buffered_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True
+    )
+    (xa, ya), (xb, yb) = _te_series(0), _te_series(1)
+    first = transfer_entropy_from_counts(
+        transition_counts(xa[:210], ya[:210]) + transition_counts(xb[:210], yb[:210])
+    )
+    second = transfer_entropy_from_counts(transition_counts(xa, ya) + transition_counts(xb, yb))
+    for rank in range(WORLD):
+        got = torch.load(tmp_path / f"buffered{rank}.pt", weights_only=True)
+        assert torch.equal(got["first"], first)
+        assert int(got["local"]) == 209
+        assert torch.equal(got["second"], second)
+
+
 def _lazy_batches() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     gen = torch.Generator().manual_seed(3)
     out = []

@@ -198,6 +198,26 @@ def test_joint_dual_equals_primal(n: int, d: int, num_classes: int) -> None:
             assert a.item() == pytest.approx(b.item(), abs=1e-10)
 
 
+@pytest.mark.parametrize(("n", "d", "chunk_size"), [(16, 16, None), (12, 30, 5), (2, 3, None)])
+def test_batched_primal_eigenproblems_equal_the_separate_ones_bit_for_bit(
+    n: int, d: int, chunk_size: int | None
+) -> None:
+    """When both Grams are n×n, one batched eigvalsh over (K_Z, K_W, K_Z∘K_W) gives each
+    entropy exactly as its own eigenvalue problem does."""
+    from infodyn.functional.matrix_info import _joint_entropy
+
+    weight, labels = _head(3, d + 1, n, seed=n)
+    z, head = _features(n, d, seed=d), head_rows(weight, labels)
+    got = _matrix_information(z, head, dtype=F64, chunk_size=chunk_size, path="auto")
+    u, v = _unit_rows("features", z, F64), _unit_rows("head", head, F64)
+    side_z = _side(u, path="primal", chunk_size=chunk_size, want_basis=True)
+    side_w = _side(v, path="primal", chunk_size=chunk_size, want_basis=True)
+    joint = _joint_entropy(u, side_z, v, side_w, path="primal", chunk_size=chunk_size)
+    assert torch.equal(got.entropy_features, side_z.entropy)
+    assert torch.equal(got.entropy_head, side_w.entropy)
+    assert torch.equal(got.mutual_information, side_z.entropy + side_w.entropy - joint)
+
+
 @pytest.mark.parametrize("chunk_size", [1, 7, 1000])
 def test_chunk_size_does_not_change_values(chunk_size: int) -> None:
     z, w = _features(30, 4, seed=8), _features(30, 40, seed=9)

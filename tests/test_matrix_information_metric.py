@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import Tensor
 
 from infodyn.functional import head_rows, matrix_information
@@ -131,3 +134,59 @@ def test_declares_its_inputs_for_the_monitor() -> None:
     assert MatrixInformation.inputs == ("features", "head_weight", "labels")
     assert MatrixInformation.full_state_update is False
     assert MatrixInformation.is_differentiable is False
+
+
+# --- the metric's algebra: the head's spectrum from C×C ----------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(2, 40),
+    extra=st.integers(-3, 12),
+    classes=st.integers(2, 12),
+    absent_zero_row=st.booleans(),
+    head_wider=st.booleans(),
+)
+def test_class_head_algebra_equals_matrix_information(
+    seed: int, n: int, extra: int, classes: int, absent_zero_row: bool, head_wider: bool
+) -> None:
+    """D^½ĜD^½/n has the non-zero spectrum of K_W/n: every value agrees to round-off, on the
+    C×C path and on the fallbacks (features narrower than the batch, more classes than
+    samples, features from another layer than the head's input); errors are
+    matrix_information's."""
+    from infodyn.functional._class_head import class_head_information
+
+    g = torch.Generator().manual_seed(seed)
+    d = max(1, n + extra)
+    features = torch.randn(n, d, generator=g) * torch.rand(n, 1, generator=g).add(0.1)
+    weight = torch.randn(classes, d + head_wider, generator=g)  # wider: another layer's head
+    labels = torch.randint(0, classes, (n,), generator=g)
+    absent = sorted(set(range(classes)) - set(labels.tolist()))
+    if absent_zero_row and absent:
+        weight[absent[0]] = 0.0  # an absent class's row is never used
+    try:
+        expected = list(matrix_information(features, head_rows(weight, labels)))
+    except ValueError as error:  # e.g. a single label: rank-one head Gram
+        with pytest.raises(ValueError, match=re.escape(str(error))):
+            class_head_information(features, weight, labels, dtype=torch.float64)
+        return
+    got = class_head_information(features, weight, labels, dtype=torch.float64)
+    for value, reference in zip(got, expected, strict=True):
+        assert value == pytest.approx(float(reference), rel=1e-12, abs=1e-13)
+
+
+def test_class_head_algebra_raises_the_general_messages() -> None:
+    from infodyn.functional._class_head import class_head_information
+
+    weight = torch.randn(3, 8, generator=torch.Generator().manual_seed(3))
+    weight[1] = 0.0
+    labels = torch.tensor([0, 2, 1, 0])
+    with pytest.raises(ValueError, match=r"head row 2 is all zeros"):
+        class_head_information(torch.randn(4, 8), weight, labels, dtype=torch.float64)
+    one_label = torch.zeros(4, dtype=torch.long)  # rank-one head Gram: the message's numbers too
+    features = torch.randn(4, 8)
+    with pytest.raises(ValueError) as expected:
+        matrix_information(features, head_rows(weight, one_label))
+    with pytest.raises(ValueError, match=re.escape(str(expected.value))):
+        class_head_information(features, weight, one_label, dtype=torch.float64)

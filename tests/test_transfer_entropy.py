@@ -392,6 +392,65 @@ def test_binarize_neuron_matches_numpy_percentile(q: float) -> None:
     assert not torch.equal(b, binarize(x, q, scope="layer"))
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("q", [0.01, 0.3, 0.5, 0.5001, 0.95, 0.999])
+def test_percentile_threshold_is_torch_quantile_exactly(q: float, dtype: torch.dtype) -> None:
+    """One topk of the shorter tail finds the same two order statistics as a full sort, so
+    the threshold is torch.quantile's (linear interpolation) bit for bit, either tail."""
+    from infodyn.functional.binarize import _quantile_along
+
+    g = torch.Generator().manual_seed(125)
+    for shape in [(1, 1), (2, 3), (64, 64), (301, 7)]:
+        x = torch.randn(*shape, generator=g).relu().to(dtype)  # ties at 0, as ReLU outputs
+        wide = x.double()  # torch.quantile takes float32/64: interpolate as binarize does
+        for dim, axis in ((None, 0), (0, 0)):
+            flat = wide.reshape(-1) if dim is None else wide
+            low = flat.sort(dim=axis).values
+            position = (flat.shape[axis] - 1) * q
+            lo = math.floor(position)
+            hi = min(lo + 1, flat.shape[axis] - 1)
+            below, above = low.select(axis, lo).to(dtype), low.select(axis, hi).to(dtype)
+            expected = below + (position - lo) * (above - below)
+            got = _quantile_along(x, q, dim)
+            assert got.dtype == dtype and torch.equal(got, expected), (shape, dim)
+            if dtype != torch.bfloat16:
+                torch.testing.assert_close(
+                    got.double(), torch.quantile(wide, q, dim=dim), rtol=1e-6, atol=1e-7
+                )
+
+
+@pytest.mark.parametrize("scope", ["layer", "neuron"])
+def test_binarize_applies_the_tie_guard_rule_per_threshold(scope: str) -> None:
+    """x ≥ t, or x > t where t is the minimum: the one-comparison form gives the same bits."""
+    from infodyn.functional.binarize import _quantile_along
+
+    g = torch.Generator().manual_seed(126)
+    for fraction in (0.0, 0.5, 0.97, 1.0):  # share of exact zeros
+        x = torch.rand(300, 6, generator=g)
+        x[torch.rand(300, 6, generator=g) < fraction] = 0.0
+        dim = None if scope == "layer" else 0
+        t = _quantile_along(x, 0.95, dim)
+        floor = x.min() if dim is None else x.min(dim=0).values
+        expected = torch.where(t <= floor, x > t, x >= t).to(torch.uint8)
+        assert torch.equal(binarize(x, 0.95, scope=scope), expected), fraction
+
+
+@pytest.mark.parametrize("scope", ["layer", "neuron"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
+def test_binarize_batches_is_binarize_of_each_batch(scope: str, dtype: torch.dtype) -> None:
+    from infodyn.functional.binarize import binarize_batches
+
+    g = torch.Generator().manual_seed(127)
+    for batches, samples, neurons in ((1, 1, 1), (3, 2, 5), (7, 64, 16), (2, 300, 3)):
+        x = torch.randn(batches, samples, neurons, generator=g)
+        x[0, : samples // 2] = 0.0  # ties at the minimum: the guard in one batch only
+        x = x.relu().to(dtype)
+        for q in (0.05, 0.5, 0.95):
+            expected = torch.stack([binarize(b, q, scope=scope) for b in x])  # type: ignore[arg-type]
+            got = binarize_batches(x, q, scope=scope)  # type: ignore[arg-type]
+            assert got.dtype == torch.uint8 and torch.equal(got, expected), (batches, q)
+
+
 def test_binarize_float32_threshold_close_to_numpy() -> None:
     g = torch.Generator().manual_seed(122)
     x = torch.rand(777, 5, generator=g)

@@ -20,6 +20,13 @@ Reduction = Literal["none", "channel_mean"]
 
 
 def _module_by_name(model: nn.Module, name: str, argument: str) -> nn.Module:
+    # Walk the registered submodules along the dotted name: O(depth), where building
+    # named_modules() is O(model) — a monitor resolves its names at every live step.
+    found: nn.Module | None = model if name else None
+    for atom in name.split("."):
+        found = found._modules.get(atom) if found is not None else None
+    if found is not None:
+        return found
     modules = dict(model.named_modules())
     if name not in modules or name == "":
         names = [n for n in modules if n]

@@ -1,7 +1,7 @@
 """Pure-torch metric functions: no state, no hooks, differentiable where it makes sense."""
 
 from infodyn.functional.baselines import linear_cka, parameter_norm
-from infodyn.functional.binarize import binarize, binarize_fixed
+from infodyn.functional.binarize import binarize, binarize_batches, binarize_fixed
 from infodyn.functional.collapse import (
     CollapseStats,
     between_class_variance,
@@ -72,6 +72,7 @@ __all__ = [
     "TransitionCounts",
     "between_class_variance",
     "binarize",
+    "binarize_batches",
     "binarize_fixed",
     "cdnv",
     "d_lr",

@@ -104,6 +104,7 @@ def _collapse_update(
     second_moment: bool,
     reference: Tensor | None = None,
     product_dtype: torch.dtype = torch.float64,
+    checked: bool = False,
 ) -> CollapseStats:
     """Statistics of one batch: ``features`` (n, d), ``labels`` (n,) in [0, num_classes).
 
@@ -111,15 +112,21 @@ def _collapse_update(
     ``product_dtype`` is the dtype the batch's statistics are computed in — the d×d product
     (h − r)ᵀ(h − r) and the O(n·d) sums; they are returned in float64 either way, so batches
     accumulate in float64. float32 halves the cost at a bounded error (see NeuralCollapse).
+    ``checked=True`` skips the checks of ``features`` and ``reference`` a caller already made
+    (the metric checks every batch's features, and its reference once); labels are checked.
     """
     work = torch.float64 if product_dtype == torch.float64 else product_dtype
+    if not checked:
+        features = check_matrix("features", features, min_rows=1)
     # One copy of the batch in the working dtype, shifted in place below: the only O(n·d)
     # memory used.
-    x = check_matrix("features", features, min_rows=1).detach().to(work, copy=True)
+    x = features.detach().to(work, copy=True)
     y = check_labels("labels", labels, n=x.shape[0], num_classes=num_classes).to(x.device)
     norms = torch.linalg.vector_norm(x, dim=1)
     if reference is None:
         r = x.mean(0)
+    elif checked:
+        r = reference.detach().to(x)
     else:
         r = check_tensor("reference", reference).detach().to(x)
         if r.shape != (x.shape[1],):

@@ -37,7 +37,8 @@ from infodyn._validation import (
     check_same_rows,
     check_tensor,
 )
-from infodyn.functional._chunking import check_chunk_size, row_slices
+from infodyn.functional._chunking import check_chunk_size
+from infodyn.functional._ksg import ksg_continuous, ksg_discrete, ksg_pair
 from infodyn.functional.kl_entropy import kl_entropy
 
 __all__ = ["gaussian_kernel", "hsic", "linear_kernel", "mutual_information", "nhsic"]
@@ -47,8 +48,6 @@ _KERNELS = ("gaussian", "linear")
 _ESTIMATORS = ("ksg", "binned", "kl")
 # Ridge of the whitening Cholesky factor, L = chol(cov(v) + 1e-6·I) (Butakov et al.'s recipe).
 _WHITEN_RIDGE = 1e-6
-# chunk_size=None: rows per chunk chosen so one n-column distance block has ~2²² entries.
-_AUTO_CHUNK_ENTRIES = 1 << 22
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -81,12 +80,6 @@ def _pair(
     xx = check_matrix("x_or_labels", x).to(dtype)
     check_same_rows("z", zz, "x_or_labels", xx)
     return zz, xx, False
-
-
-def _distance_row_slices(n: int, chunk_size: int | None) -> list[slice]:
-    """Row blocks of an n-column distance matrix; None picks ~2²²/n rows per block."""
-    rows = max(1, _AUTO_CHUNK_ENTRIES // max(n, 1)) if chunk_size is None else chunk_size
-    return row_slices(n, rows)
 
 
 # --- kernels and HSIC ------------------------------------------------------------------------
@@ -243,15 +236,53 @@ def nhsic(
     kz, kx = _prepare_kernels(
         z, x_or_labels, kernel_z, kernel_x, sigma, batch_size, num_classes, dtype
     )
-    n = kz.shape[-1]
-    ridge = float(epsilon) * n * torch.eye(n, dtype=kz.dtype, device=kz.device)
+    return _trace_of_product(_resolvent(kz, epsilon), _resolvent(kx, epsilon))
 
-    def resolvent(k: Tensor) -> Tensor:
-        centred = k - k.mean(dim=-1, keepdim=True)  # K·H subtracts each row's mean
-        return torch.linalg.solve(centred + ridge, centred)
 
-    rz, rx = resolvent(kz), resolvent(kx)
+def _resolvent(k: Tensor, epsilon: float) -> Tensor:
+    """R = K̃(K̃ + εnI)⁻¹ = (K̃ + εnI)⁻¹K̃ with K̃ = K·H, for (..., n, n) kernels."""
+    n = k.shape[-1]
+    ridge = float(epsilon) * n * torch.eye(n, dtype=k.dtype, device=k.device)
+    centred = k - k.mean(dim=-1, keepdim=True)  # K·H subtracts each row's mean
+    return torch.linalg.solve(centred + ridge, centred)
+
+
+def _trace_of_product(rz: Tensor, rx: Tensor) -> Tensor:
+    """tr(R_Z R_X), averaged over the leading batch dimension."""
     return (rz * rx.mT).sum(dim=(-2, -1)).mean()
+
+
+def _nhsic_pair(
+    z: Tensor,
+    x: Tensor,
+    labels: Tensor,
+    *,
+    sigma: float = 5.0,
+    epsilon: float = 1e-5,
+    batch_size: int | None = None,
+    num_classes: int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[Tensor, Tensor]:
+    """nHSIC(Z; X) and nHSIC(Z; Y), bit-identical to ``nhsic(z, x, ...)`` and
+    ``nhsic(z, labels, num_classes=num_classes, ...)`` with the default kernels; Z's kernels
+    and resolvents, which both need, are computed once."""
+    check_positive("epsilon", epsilon)
+    dt = _check_dtype(dtype)
+    s = check_positive("sigma", sigma)
+    zz, xx, x_is_labels = _pair(z, x, None, dt)
+    _, yy, y_is_labels = _pair(z, labels, num_classes, dt)
+    zb, xb = _batches(zz, xx, batch_size)
+    _, yb = _batches(zz, yy, batch_size)
+
+    def resolvent(v: Tensor, is_labels: bool) -> Tensor:
+        kind = _kernel_kinds("gaussian", "auto", is_labels)[1]
+        return _resolvent(_kernel(v, kind, s, is_labels, dt), epsilon)
+
+    rz = resolvent(zb, False)
+    return (
+        _trace_of_product(rz, resolvent(xb, x_is_labels)),
+        _trace_of_product(rz, resolvent(yb, y_is_labels)),
+    )
 
 
 def hsic(
@@ -308,62 +339,6 @@ def _compress(v: Tensor, project_dim: int | None, whiten: bool) -> Tensor:
     cov = v.mT @ v / (v.shape[0] - 1)
     chol = torch.linalg.cholesky(cov + _WHITEN_RIDGE * torch.eye(d, dtype=v.dtype, device=v.device))
     return torch.linalg.solve_triangular(chol, v.mT, upper=False).mT
-
-
-def _without_self(d: Tensor, rows: slice) -> Tensor:
-    ar = torch.arange(d.shape[0], device=d.device)
-    d[ar, ar + rows.start] = torch.inf
-    return d
-
-
-def _ksg(z: Tensor, x: Tensor, k: int, chunk_size: int | None) -> Tensor:
-    """Kraskov estimator 1 with the max-norm in the joint space."""
-    n = z.shape[0]
-    per_sample = []
-    for rows in _distance_row_slices(n, chunk_size):
-        dz = _without_self(torch.cdist(z[rows], z, p=float("inf")), rows)
-        dx = _without_self(torch.cdist(x[rows], x, p=float("inf")), rows)
-        radius = torch.maximum(dz, dx).topk(k, dim=1, largest=False).values[:, -1:]
-        n_z = (dz < radius).sum(dim=1)  # strictly inside the joint k-NN distance
-        n_x = (dx < radius).sum(dim=1)
-        per_sample.append(
-            torch.special.digamma((n_z + 1).to(z.dtype))
-            + torch.special.digamma((n_x + 1).to(z.dtype))
-        )
-    psi = torch.special.digamma(torch.tensor([float(k), float(n)], dtype=z.dtype, device=z.device))
-    return psi.sum() - torch.cat(per_sample).mean()
-
-
-def _ksg_discrete(z: Tensor, labels: Tensor, k: int, chunk_size: int | None) -> Tensor:
-    """Ross (2014) estimator of I(Z; Y) for continuous Z and discrete Y."""
-    _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
-    keep = counts[inverse] > 1  # a class seen once has no same-class neighbour (as sklearn)
-    if not bool(keep.all()):
-        z, labels = z[keep], labels[keep]
-        _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
-    n = z.shape[0]
-    if n < 2:
-        raise ValueError(
-            "x_or_labels has no class with 2 or more samples; the discrete k-NN estimator needs "
-            "same-class neighbours — pass more samples per class"
-        )
-    n_y = counts[inverse]
-    k_i = (n_y - 1).clamp(max=k)  # min(k, N_y − 1), as scikit-learn
-    per_sample = []
-    for rows in _distance_row_slices(n, chunk_size):
-        d = _without_self(torch.cdist(z[rows], z, p=float("inf")), rows)
-        same = inverse[rows, None] == inverse[None, :]
-        nearest = torch.where(same, d, torch.inf).topk(min(k, n - 1), dim=1, largest=False).values
-        radius = nearest.gather(1, k_i[rows, None] - 1)
-        m = (d < radius).sum(dim=1) + 1  # all classes, strictly inside, plus the sample itself
-        per_sample.append(torch.special.digamma(m.to(z.dtype)))
-    dg = torch.special.digamma
-    return (
-        dg(torch.tensor(float(n), dtype=z.dtype, device=z.device))
-        + dg(k_i.to(z.dtype)).mean()
-        - dg(n_y.to(z.dtype)).mean()
-        - torch.cat(per_sample).mean()
-    )
 
 
 def _bin_codes(v: Tensor, num_bins: int) -> Tensor:
@@ -476,8 +451,9 @@ def mutual_information(
             recipe); None keeps all columns.
         whiten: whiten after projecting (default True).
         num_bins: bins per dimension for ``"binned"`` (default 30).
-        chunk_size: memory knob: rows of the distance matrices built at a time (KSG); None
-            picks ~2²²/n rows. Does not change the value.
+        chunk_size: memory knob: rows of the distance matrices built at a time (KSG and KL);
+            None picks a block of ~2¹⁷ entries for KSG (at least 32 rows) and ~2²²/n rows for
+            KL. Does not change the value.
         num_classes: number of classes, only to check labels (default: max label + 1).
         dtype: working precision (default float64).
 
@@ -493,26 +469,86 @@ def mutual_information(
         >>> round(float(mutual_information(z, labels, estimator="binned", num_bins=2)), 4)
         0.6931
     """
+    _check_mi_options(estimator, k, num_bins, project_dim, chunk_size)
+    zz, xx, is_labels = _pair(z, x_or_labels, num_classes, _check_dtype(dtype))
+    _check_enough_samples(estimator, zz.shape[0], k)
+    with torch.no_grad():
+        zc = _compress(zz.detach(), project_dim, whiten)
+        xc = xx if is_labels else _compress(xx.detach(), project_dim, whiten)
+        return _estimate(estimator, zc, xc, is_labels, k, num_bins, chunk_size)
+
+
+def _check_mi_options(
+    estimator: object, k: object, num_bins: object, project_dim: object, chunk_size: object
+) -> None:
     check_choice("estimator", estimator, _ESTIMATORS)
     check_int("k", k, minimum=1)
     check_int("num_bins", num_bins, minimum=1)
     check_int("project_dim", project_dim, minimum=1, allow_none=True)
     check_chunk_size(chunk_size)
-    zz, xx, is_labels = _pair(z, x_or_labels, num_classes, _check_dtype(dtype))
-    n = zz.shape[0]
+
+
+def _check_enough_samples(estimator: str, n: int, k: int) -> None:
     if estimator in ("ksg", "kl") and n <= k:
         raise ValueError(
             f"z has {n} samples but the {estimator.upper()} estimator needs more than k = {k}; "
             f"pass more samples or a smaller k"
         )
+
+
+def _estimate(
+    estimator: str,
+    zc: Tensor,
+    xc: Tensor,
+    is_labels: bool,
+    k: int,
+    num_bins: int,
+    chunk_size: int | None,
+) -> Tensor:
+    """The chosen estimator on compressed Z and compressed X (or labels)."""
+    if estimator == "binned":
+        x_codes = xc[:, None] if is_labels else _bin_codes(xc, num_bins)
+        return _binned(_bin_codes(zc, num_bins), x_codes).to(zc.dtype)
+    if estimator == "kl":
+        return _kl_discrete(zc, xc, k, chunk_size) if is_labels else _kl(zc, xc, k, chunk_size)
+    if is_labels:
+        return ksg_discrete(zc, xc, k, chunk_size)
+    return ksg_continuous(zc, xc, k, chunk_size)
+
+
+def _mutual_information_pair(
+    z: Tensor,
+    x: Tensor,
+    labels: Tensor,
+    *,
+    estimator: str = "ksg",
+    k: int = 5,
+    project_dim: int | None = 4,
+    whiten: bool = True,
+    num_bins: int = 30,
+    chunk_size: int | None = None,
+    num_classes: int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[Tensor, Tensor]:
+    """I(Z; X) and I(Z; Y), bit-identical to ``mutual_information(z, x, ...)`` and
+    ``mutual_information(z, labels, num_classes=num_classes, ...)``, at a lower cost.
+
+    Z is projected and whitened once for both; for KSG each block of Z's max-norm distances
+    is built once and read by both estimators (:func:`~infodyn.functional._ksg.ksg_pair`).
+    The information plane needs exactly this pair.
+    """
+    _check_mi_options(estimator, k, num_bins, project_dim, chunk_size)
+    dt = _check_dtype(dtype)
+    zz, xx, x_is_labels = _pair(z, x, None, dt)
+    _, yy, y_is_labels = _pair(z, labels, num_classes, dt)
+    _check_enough_samples(estimator, zz.shape[0], k)
     with torch.no_grad():
         zc = _compress(zz.detach(), project_dim, whiten)
-        xc = xx if is_labels else _compress(xx.detach(), project_dim, whiten)
-        if estimator == "binned":
-            x_codes = xc[:, None] if is_labels else _bin_codes(xc, num_bins)
-            return _binned(_bin_codes(zc, num_bins), x_codes).to(zz.dtype)
-        if estimator == "kl":
-            return _kl_discrete(zc, xc, k, chunk_size) if is_labels else _kl(zc, xc, k, chunk_size)
-        if is_labels:
-            return _ksg_discrete(zc, xc, k, chunk_size)
-        return _ksg(zc, xc, k, chunk_size)
+        xc = xx if x_is_labels else _compress(xx.detach(), project_dim, whiten)
+        yc = yy if y_is_labels else _compress(yy.detach(), project_dim, whiten)
+        if estimator == "ksg" and y_is_labels and not x_is_labels:
+            return ksg_pair(zc, xc, yc, k, chunk_size)
+        return (
+            _estimate(estimator, zc, xc, x_is_labels, k, num_bins, chunk_size),
+            _estimate(estimator, zc, yc, y_is_labels, k, num_bins, chunk_size),
+        )

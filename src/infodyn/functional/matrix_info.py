@@ -127,7 +127,7 @@ def _side(u: Tensor, *, path: _Path, chunk_size: int | None, want_basis: bool) -
     """Entropy of K/n for unit rows ``u`` (n, d); a row-space basis if ``want_basis``."""
     n, d = u.shape
     size = max(n, d)
-    if not ((d < n) if path == "auto" else (path == "dual")):
+    if not _uses_dual(u, path):
         lam = torch.linalg.eigvalsh(_gram(u, chunk_size) / n)
         return _Side(_spectral_entropy(lam, size)[0], None)
     second_moment = _dual(u, chunk_size) / n
@@ -270,7 +270,12 @@ def head_rows(weight: Tensor, labels: Tensor) -> Tensor:
 
 def _raise_if_rank_one(entropy_features: Tensor, entropy_head: Tensor, *, both: bool) -> None:
     hz, hw = float(entropy_features.detach()), float(entropy_head.detach())
-    threshold = _rank_one_threshold(entropy_features.dtype)
+    _raise_if_rank_one_values(hz, hw, entropy_features.dtype, both=both)
+
+
+def _raise_if_rank_one_values(hz: float, hw: float, dtype: torch.dtype, *, both: bool) -> None:
+    """:func:`_raise_if_rank_one` for entropies already read as Python floats."""
+    threshold = _rank_one_threshold(dtype)
     flat = [name for name, h in (("features", hz), ("head", hw)) if h <= threshold]
     if len(flat) == 2 or (flat and not both):
         what = "MIR and HDR are" if len(flat) == 2 else "MIR is"
@@ -327,15 +332,45 @@ def matrix_information(
     return _matrix_information(z, w, dtype=dtype, chunk_size=chunk_size, path="auto")
 
 
+def _uses_dual(u: Tensor, path: _Path) -> bool:
+    """Whether :func:`_side` takes the d×d dual of ``u`` (n, d) rather than the n×n Gram."""
+    n, d = u.shape
+    return (d < n) if path == "auto" else (path == "dual")
+
+
+def _primal_entropies(
+    u: Tensor, v: Tensor, chunk_size: int | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """H(K_Z), H(K_W) and H(K_Z ∘ K_W) from n×n matrices, when all three are n×n.
+
+    The Grams are built once (the joint Hadamard product reuses them) and the three
+    eigenvalue problems are solved in one batched call. Each value is bit-identical to the
+    separate :func:`_side` / :func:`_joint_entropy` computation: the same products, and a
+    batched ``eigvalsh`` solves each matrix as a single call does.
+    """
+    n, d1, d2 = u.shape[0], u.shape[1], v.shape[1]
+    kz, kw = _gram(u, chunk_size), _gram(v, chunk_size)
+    lam = torch.linalg.eigvalsh(torch.stack([kz / n, kw / n, kz * kw / n]))
+    sizes = (max(n, d1), max(n, d2), max(n, d1 * d2))
+    hz, hw, joint = (_spectral_entropy(lam[i], size)[0] for i, size in enumerate(sizes))
+    return hz, hw, joint
+
+
 def _matrix_information(
     z: Tensor, w: Tensor, *, dtype: torch.dtype, chunk_size: int | None, path: _Path
 ) -> MatrixInformationResult:
     u, v = _unit_rows("features", z, dtype), _unit_rows("head", w, dtype)
-    side_z = _side(u, path=path, chunk_size=chunk_size, want_basis=True)
-    side_w = _side(v, path=path, chunk_size=chunk_size, want_basis=True)
-    hz, hw = side_z.entropy, side_w.entropy
-    _raise_if_rank_one(hz, hw, both=False)
-    mi = hz + hw - _joint_entropy(u, side_z, v, side_w, path=path, chunk_size=chunk_size)
+    if not (_uses_dual(u, path) or _uses_dual(v, path) or path == "dual"):
+        # Both sides n×n, so no row-space basis and the joint is n×n too (r1·r2 = d1·d2 ≥ n).
+        hz, hw, joint = _primal_entropies(u, v, chunk_size)
+        _raise_if_rank_one(hz, hw, both=False)
+        mi = hz + hw - joint
+    else:
+        side_z = _side(u, path=path, chunk_size=chunk_size, want_basis=True)
+        side_w = _side(v, path=path, chunk_size=chunk_size, want_basis=True)
+        hz, hw = side_z.entropy, side_w.entropy
+        _raise_if_rank_one(hz, hw, both=False)
+        mi = hz + hw - _joint_entropy(u, side_z, v, side_w, path=path, chunk_size=chunk_size)
     return MatrixInformationResult(
         mir=mi / torch.minimum(hz, hw),
         hdr=(hz - hw).abs() / torch.maximum(hz, hw),

@@ -223,6 +223,23 @@ def transition_counts(
     return _counts_from_block(_joint_block(s, p, f, min(rows, _EXACT_ROWS)), y.shape[1])
 
 
+def _observations(source: Tensor, target: Tensor, delay: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Check a binary pair of series, and return its observations (s, p, f) (views).
+
+    s = x_{t−u}, p = y_{t−1}, f = y_t for t = max(u, 1) … T−1: the rows that
+    :func:`_observation_counts` counts. Counts of rows add, so observations may be counted in
+    any grouping — how the streaming metric counts several batches in one product.
+    """
+    x, y, lag = _check_pair(source, target, delay)
+    return _aligned(x, y, lag)
+
+
+def _observation_counts(s: Tensor, p: Tensor, f: Tensor) -> TransitionCounts:
+    """:class:`TransitionCounts` of aligned binary observations (see :func:`_observations`);
+    the counts :func:`transition_counts` gives for the series they come from."""
+    return _counts_from_block(_joint_block(s, p, f, _EXACT_ROWS), p.shape[1])
+
+
 # Below this many observations, c·ln c is read from a table of every integer count (a gather
 # is ~5× cheaper than xlogy on the (m, n) cells); above it the table would cost more memory.
 _TABLE_LIMIT = 1 << 22

@@ -225,22 +225,24 @@ class NeuralCollapse(LazyWidthMetric):
             second_moment=self.needs_second_moment,
             reference=self._reference(x.shape[1]),
             product_dtype=self._product_dtype,
+            checked=True,  # the features above, the reference at construction
         )
-        self.counts = self.counts + stats.counts
-        self.sums = self.sums + stats.sums
-        self.sq_norm_sums = self.sq_norm_sums + stats.sq_norm_sums
-        self.norm_sums = self.norm_sums + stats.norm_sums
-        self.max_norm = torch.maximum(self.max_norm, stats.max_norm)
+        # In place: a state is never its registered default (reset() installs a copy).
+        self.counts.add_(stats.counts)
+        self.sums.add_(stats.sums)
+        self.sq_norm_sums.add_(stats.sq_norm_sums)
+        self.norm_sums.add_(stats.norm_sums)
+        torch.maximum(self.max_norm, stats.max_norm, out=self.max_norm)
         if stats.second_moment is not None:
-            self.second_moment = self.second_moment + stats.second_moment
+            self.second_moment.add_(stats.second_moment)
         if head_weight is not None:
             weight = _check_weight(head_weight, self.num_classes, x.shape[1]).detach()
             bias = _check_bias(head_bias, self.num_classes)
             self._head_weight = weight
             if "nc4" in self.measures and self._nc4_means is not None:
                 means = self._nc4_means.to(x.device)
-                self.nc4_mismatches = self.nc4_mismatches + _nc4_mismatches(x, weight, bias, means)
-                self.nc4_samples = self.nc4_samples + x.shape[0]
+                self.nc4_mismatches.add_(_nc4_mismatches(x, weight, bias, means))
+                self.nc4_samples.add_(x.shape[0])
 
     def _stats(self) -> CollapseStats:
         if int(self.counts.sum()) == 0:

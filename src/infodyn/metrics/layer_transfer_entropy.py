@@ -26,6 +26,7 @@ from infodyn.functional.te import SurrogateMethod, transfer_entropy_null
 from infodyn.functional.te_layers import LayerPairTransferEntropy, te_information_plane
 from infodyn.functional.te_windows import transfer_entropy_windows
 from infodyn.metrics._lazy import LazyWidthMetric
+from infodyn.metrics._waiting_layers import WaitingLayers, feed_waiting, tails_moved
 from infodyn.metrics.transfer_entropy import TransferEntropy
 
 __all__ = ["LAYER_TE_OUTPUTS", "LayerTransferEntropy", "SurrogateTest"]
@@ -92,7 +93,10 @@ class LayerTransferEntropy(LazyWidthMetric):
     ``layer_batch`` scope, or per neuron with ``scope="neuron"``) and streamed into one
     :class:`~infodyn.metrics.TransferEntropy` per adjacent pair, built at construction and
     sized by the first batch. With ``softmax_output`` the softmax of the logits is the last
-    layer.
+    layer. Small batches wait (``buffer_samples``) and are binarised and counted together,
+    which gives the same integer counts at a fraction of the per-batch cost; they are counted
+    before ``compute``, the DDP ``sync`` and a checkpoint (``metric_state_dict``), and a
+    pair's stream tail changed while they wait (a new trial) takes effect after them.
 
     ``compute`` returns, per pair ``"a->b"``: the matrix ``te`` and its ``te_mean``, ``te_max``,
     ``te_sum`` (bits); per hidden layer the TE-plane coordinates of
@@ -122,6 +126,11 @@ class LayerTransferEntropy(LazyWidthMetric):
             None returns all of them.
         suffix: appended to every output key, e.g. ``"_lag0"`` gives ``te_mean_lag0``, so
             metrics of several delays can share one store.
+        buffer_samples: speed and memory knob: the layer values of up to this many samples
+            (Σ neurons over the stack, in the activations' dtype, per sample) wait and are then
+            binarised — each batch at its own threshold — and counted together, one product
+            per pair (default 2048; 1 feeds every batch at once). The values do not depend on
+            it. With a :class:`SurrogateTest` every batch is fed at once.
 
     Example:
         >>> metric = LayerTransferEntropy(["h"], softmax_output=True)
@@ -158,6 +167,7 @@ class LayerTransferEntropy(LazyWidthMetric):
         null: SurrogateTest | None = None,
         outputs: Collection[str] | None = None,
         suffix: str = "",
+        buffer_samples: int = 2048,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -193,6 +203,11 @@ class LayerTransferEntropy(LazyWidthMetric):
         self.pairs = nn.ModuleList(TransferEntropy(delay=self.delay) for _ in self.adjacent)
         self._kept: Tensor | None = None
         self._warned_full = False
+        # Batches binarised and counted together later; the surrogate test keeps its bits
+        # batch by batch, so with it every batch is fed at once.
+        self._waiting = WaitingLayers(
+            1 if self._tests else check_int("buffer_samples", buffer_samples, minimum=1)
+        )
 
     def _check_outputs(self, outputs: Collection[str] | None) -> tuple[str, ...]:
         available = list(LAYER_TE_OUTPUTS["always"])
@@ -232,6 +247,21 @@ class LayerTransferEntropy(LazyWidthMetric):
                 )
             layer_values["softmax"] = logits.softmax(dim=-1)
         self._follow_device(layer_values[self.stack[0]].device)
+        pairs = self._pairs()
+        if self._waiting and tails_moved(self._waiting, pairs):
+            self._feed_waiting()  # a new trial began after the waiting batches
+        values = [layer_values[name] for name in self.stack]
+        copy = self._waiting.copy_if_it_can_wait(values, pairs)
+        if copy is None:
+            self._feed_waiting()
+            self._feed(layer_values)
+            return
+        self._waiting.add(copy, pairs)
+        if self._waiting.full():
+            self._feed_waiting()
+
+    def _feed(self, layer_values: Mapping[str, Tensor]) -> None:
+        """Binarise one batch and feed it to every pair (and the kept series)."""
         binary = {
             name: binarize(x.detach(), self.q, scope=self.scope) for name, x in layer_values.items()
         }
@@ -239,6 +269,10 @@ class LayerTransferEntropy(LazyWidthMetric):
             pair.update(binary[source], binary[target])
         if self._tests:
             self._keep(torch.cat([binary[name] for name in self.stack], dim=1))
+
+    def _feed_waiting(self) -> None:
+        """Binarise and count the waiting batches, each pair in one update."""
+        feed_waiting(self._waiting, self._pairs(), self.q, self.scope)
 
     def _keep(self, bits: Tensor) -> None:
         """Append a batch's bits to the kept series, up to ``null.max_samples`` samples."""
@@ -272,16 +306,30 @@ class LayerTransferEntropy(LazyWidthMetric):
         The kept bits of a :class:`SurrogateTest` stay one series: the surrogate test reorders
         samples and does not know of breaks.
         """
+        self._feed_waiting()  # waiting batches belong to the series that ends here
         for pair in self._pairs():
             pair.new_series()
 
     def reset(self) -> None:
-        """Clear every pair's counts and stream tail, and the kept series."""
+        """Clear every pair's counts and stream tail, the waiting batches and the kept series."""
         super().reset()
         for pair in self._pairs():
             pair.reset()
+        self._waiting.clear()
         self._kept = None
         self._warned_full = False
+
+    @property
+    def metric_state(self) -> dict[str, Tensor | list[Tensor]]:
+        """The (empty) own states, waiting batches counted first: a checkpoint
+        (``metric_state_dict``) reads this before the pairs' states."""
+        self._feed_waiting()
+        return super().metric_state
+
+    def sync(self, *args: Any, **kwargs: Any) -> None:
+        """Count the waiting batches, then sync as ``torchmetrics.Metric.sync``."""
+        self._feed_waiting()
+        super().sync(*args, **kwargs)
 
     def kept_series(self) -> dict[str, Tensor]:
         """The kept binary series of each layer of the stack, ``{layer: (T, neurons) uint8}``.
@@ -338,6 +386,7 @@ class LayerTransferEntropy(LazyWidthMetric):
 
     def compute(self) -> dict[str, dict[str, Tensor]]:
         """Nested values: outer key = layer pair ``"a->b"`` or hidden layer, inner = metric."""
+        self._feed_waiting()
         full: dict[str, dict[str, Tensor]] = {}
         summaries = []
         series = self.kept_series()

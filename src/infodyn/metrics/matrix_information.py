@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
@@ -16,6 +17,7 @@ from infodyn._validation import (
     check_matrix,
     check_same_device,
 )
+from infodyn.functional._class_head import class_head_information
 from infodyn.functional.matrix_info import head_rows, matrix_information
 
 _KEYS = ("mir", "hdr", "entropy_features", "entropy_head", "mutual_information")
@@ -28,9 +30,11 @@ class MatrixInformation(Metric):
     Each ``update`` pairs every sample with the head vector of its label,
     W_y = ``head_rows(head_weight, labels)``, and the values come from
     ``infodyn.functional.matrix_information`` (formulas there; entropies in nats,
-    MIR and HDR in [0, 1]). Two modes, infodyn's choice — both are per-batch quantities at
-    heart, because the normalised Gram of n samples has no sufficient statistic smaller than
-    the samples themselves:
+    MIR and HDR in [0, 1]) — in ``batch_mean`` mode with the head's spectrum taken from the
+    C×C matrix D^½ĜD^½/n of the class vectors (equal to round-off; see
+    ``infodyn.functional._class_head``). Two modes, infodyn's choice — both are per-batch
+    quantities at heart, because the normalised Gram of n samples has no sufficient statistic
+    smaller than the samples themselves:
 
     * ``"batch_mean"`` (default): the five values are computed on each batch and **averaged
       over batches** (unweighted). This is what the paper does: it computes MIR/HDR on
@@ -102,16 +106,25 @@ class MatrixInformation(Metric):
         check_same_device(features=features, head_weight=head_weight, labels=labels)
         z = check_matrix("features", features).detach()
         w = check_matrix("head_weight", head_weight, min_rows=1).detach()
-        check_labels("labels", labels, n=z.shape[0], num_classes=w.shape[0])
-        head = head_rows(w, labels)
+        y = check_labels("labels", labels, n=z.shape[0], num_classes=w.shape[0])
         if self.mode == "batch_mean":
-            with torch.no_grad():
-                result = matrix_information(z, head, dtype=self.working_dtype)
-            for key, value in zip(_KEYS, result, strict=True):
+            if z.device.type == "cpu":
+                # matrix_information(z, head_rows(w, y)) less the checks made above, with the
+                # head's spectrum from a C×C matrix (values equal to round-off); its few
+                # hundred eigenvalues are summed as Python floats.
+                values: Sequence[float | Tensor] = class_head_information(
+                    z, w, y, dtype=self.working_dtype
+                )
+            else:  # on an accelerator the values stay there: no host read per batch
+                with torch.no_grad():
+                    values = matrix_information(z, head_rows(w, y), dtype=self.working_dtype)
+            # In place: a state is never the registered default (reset() installs a copy).
+            for key, value in zip(_KEYS, values, strict=True):
                 state = getattr(self, f"sum_{key}")
-                setattr(self, f"sum_{key}", state + value.to(state))
-            self.num_batches = self.num_batches + 1
+                state.add_(value.to(state) if isinstance(value, Tensor) else value)
+            self.num_batches.add_(1)
             return
+        head = head_rows(w, y)
         assert isinstance(self.pooled_features, list)  # a tensor only after a sync
         assert isinstance(self.pooled_head, list)
         kept = sum(x.shape[0] for x in self.pooled_features)

@@ -14,8 +14,9 @@ from torch import Tensor
 from infodyn._validation import check_int, check_same_device
 from infodyn.functional.te import (
     TransitionCounts,
+    _observation_counts,
+    _observations,
     transfer_entropy_from_counts,
-    transition_counts,
 )
 from infodyn.metrics._lazy import LazyWidthMetric
 
@@ -47,11 +48,26 @@ class TransferEntropy(LazyWidthMetric):
     ``forward`` only accumulates (it returns None): TE of a single batch is not a useful
     number, and the batch-local reset of TorchMetrics' ``forward`` would cut the stream.
 
+    With ``buffer_samples`` > 1, batches are counted in groups: ``update`` checks a batch and
+    keeps its observations (s, p, f as uint8) until ``buffer_samples`` of them wait, then one
+    integer product counts them all — for small batches, the fixed cost of a product and of
+    seven state updates per batch would otherwise dominate. Counts of any grouping add up to
+    the same integers, so no value depends on it. Waiting observations are counted before
+    anything reads the states through the metric: ``compute``, the DDP ``sync`` (before it
+    caches the local states) and ``metric_state`` (so ``merge_state`` and
+    ``metric_state_dict`` checkpoints hold every count); ``reset()`` drops them with the
+    counts. The state attributes themselves (``metric.observations``) lag behind until then;
+    the default, 1, counts every batch as it arrives, so they never do.
+
     Args:
         num_sources: m, neurons of the source layer; None (default) takes it from the first
             batch (and again after each ``reset()``), as every lazily sized infodyn metric.
         num_targets: n, neurons of the target layer; None takes it from the first batch.
         delay: source→target lag u (default 1).
+        buffer_samples: speed and memory knob: observations kept (about m + 2n bytes each)
+            until they are counted together; 1 (default) counts every batch as it arrives. The
+            counts do not depend on it. (:class:`LayerTransferEntropy` gathers its batches
+            before they reach its pairs.)
         kwargs: passed to ``torchmetrics.Metric``.
 
     Example:
@@ -87,21 +103,25 @@ class TransferEntropy(LazyWidthMetric):
         num_targets: int | None = None,
         *,
         delay: int = 1,
+        buffer_samples: int = 1,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.num_sources = check_int("num_sources", num_sources, minimum=1, allow_none=True)
         self.num_targets = check_int("num_targets", num_targets, minimum=1, allow_none=True)
         self.delay = check_int("delay", delay, minimum=0)
+        self.buffer_samples = check_int("buffer_samples", buffer_samples, minimum=1)
         widths = {"m": self.num_sources, "n": self.num_targets}
         for name, dims in _COUNT_DIMS.items():
             self.add_lazy_state(name, dims, widths=widths, dtype=torch.long)
         self.add_state("observations", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
         self._tail_source: Tensor | None = None
         self._tail_target: Tensor | None = None
+        # Observations (s, p, f) checked but not yet counted, and how many rows they hold.
+        self._pending: list[tuple[Tensor, ...]] = []
+        self._pending_rows = 0
 
-    def _check_widths(self, source: Tensor, target: Tensor) -> None:
-        known = self.lazy_widths()
+    def _check_widths(self, source: Tensor, target: Tensor, known: dict[str, int]) -> None:
         for name, x, dim, given in (
             ("source", source, "m", self.num_sources),
             ("target", target, "n", self.num_targets),
@@ -122,25 +142,69 @@ class TransferEntropy(LazyWidthMetric):
     def update(self, source: Tensor, target: Tensor) -> None:
         """Append a batch of binary states: ``source`` (B, m), ``target`` (B, n), same order."""
         check_same_device(source=source, target=target)
-        self._check_widths(source, target)
+        # The marginals (m,) and (n,) hold the known widths (given at construction or learnt
+        # from the first batch), at a fraction of lazy_widths()'s cost.
+        known = {d: int(t.shape[0]) for d, t in (("m", self.source), ("n", self.past)) if t.numel()}
+        self._check_widths(source, target, known)
         if source.shape[0] != target.shape[0]:
             raise ValueError(
                 f"source has {source.shape[0]} samples but target has {target.shape[0]}; "
                 f"pass the same batch of samples for both layers"
             )
         self._follow_device(source.device)
-        self._size_lazy_states({"m": source.shape[1], "n": target.shape[1]})
-        if self._tail_source is not None and self._tail_target is not None:
-            source = torch.cat([self._tail_source.to(source), source])
-            target = torch.cat([self._tail_target.to(target), target])
+        if len(known) < 2:
+            self._size_lazy_states({"m": source.shape[1], "n": target.shape[1]})
+        # Views of the caller's tensors are copied before they are kept (the caller may reuse
+        # their memory); after a concatenation with the tail the memory is this metric's own.
+        tail_source, tail_target = self._tail_source, self._tail_target
+        own = tail_source is not None and tail_target is not None
+        if tail_source is not None and tail_target is not None:
+            source = torch.cat([tail_source.to(source), source])
+            target = torch.cat([tail_target.to(target), target])
         keep = max(self.delay, 1)
         if source.shape[0] > keep:
-            counts = transition_counts(source, target, delay=self.delay)
-            for name, value in zip(_COUNT_FIELDS, counts, strict=True):
-                state = getattr(self, name)
-                setattr(self, name, state + value.to(state.device))
-        self._tail_source = source[-keep:].detach().clone()
-        self._tail_target = target[-keep:].detach().clone()
+            observations = _observations(source, target, self.delay)  # checks 0/1 values
+            rows = observations[0].shape[0]
+            if self._pending_rows + rows >= self.buffer_samples:
+                self._count([*self._pending, observations])
+            else:
+                self._pending.append(
+                    tuple(v.detach().to(torch.uint8, copy=not own) for v in observations)
+                )
+                self._pending_rows += rows
+        tail_source, tail_target = source[-keep:].detach(), target[-keep:].detach()
+        if not own:
+            tail_source, tail_target = tail_source.clone(), tail_target.clone()
+        self._tail_source, self._tail_target = tail_source, tail_target
+
+    def _count(self, parts: list[tuple[Tensor, ...]]) -> None:
+        """Add the counts of observation groups (s, p, f) to the states, in one product."""
+        groups = zip(*parts, strict=True)
+        s, p, f = (group[0] if len(parts) == 1 else torch.cat(group) for group in groups)
+        self._pending, self._pending_rows = [], 0
+        for name, value in zip(_COUNT_FIELDS, _observation_counts(s, p, f), strict=True):
+            state = getattr(self, name)
+            setattr(self, name, state + value.to(state.device))
+
+    def _count_pending(self) -> None:
+        """Count the waiting observations into the states."""
+        if self._pending:
+            self._count(self._pending)
+
+    @property
+    def metric_state(self) -> dict[str, Tensor | list[Tensor]]:
+        """The states, waiting observations counted first (``merge_state``, checkpoints)."""
+        self._count_pending()
+        return super().metric_state
+
+    def sync(self, *args: Any, **kwargs: Any) -> None:
+        """Count the waiting observations, then sync as ``torchmetrics.Metric.sync``.
+
+        Before the sync, not in ``_sync_dist``: ``sync`` caches the local states (restored by
+        ``unsync``) before it reduces them, and the cache must hold every count.
+        """
+        self._count_pending()
+        super().sync(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> None:
         """Accumulate like :meth:`update`; returns None (see the class docstring)."""
@@ -163,12 +227,15 @@ class TransferEntropy(LazyWidthMetric):
         self._tail_source = self._tail_target = None
 
     def reset(self) -> None:
-        """Clear the counts and the stream's tail (a new series, e.g. a new epoch)."""
+        """Clear the counts, the waiting observations and the stream's tail (a new series,
+        e.g. a new epoch)."""
         super().reset()
+        self._pending, self._pending_rows = [], 0
         self._tail_source = self._tail_target = None
 
     def compute(self) -> dict[str, Tensor]:
         """``te`` (m, n) in bits, and its ``te_mean``, ``te_max``, ``te_sum`` over pairs."""
+        self._count_pending()
         if int(self.observations) == 0:
             raise RuntimeError(
                 f"{type(self).__name__}.compute() needs at least one transition: update() with "
