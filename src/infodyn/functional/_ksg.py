@@ -106,7 +106,7 @@ def _same_class_radius(
     for members in torch.split(order, counts.tolist()):
         size = members.shape[0]
         slices = distance_row_slices(size, chunk_size)
-        blocks = _MaxNormBlocks(z.index_select(0, members), max(s.stop - s.start for s in slices))
+        blocks = _MaxNormBlocks(z.index_select(0, members), _largest(slices))
         for rows in slices:
             nearest = blocks.block(rows).topk(min(k, size - 1), dim=1, largest=False).values
             radius[members[rows]] = nearest[:, -1]
@@ -163,9 +163,13 @@ def _ksg_estimate(per_sample: list[Tensor], k: int, n: int, like: Tensor) -> Ten
     return psi.sum() - torch.cat(per_sample).mean()
 
 
-def _buffers(n: int, slices: list[slice], like: Tensor) -> tuple[Tensor, Tensor]:
-    """A float scratch block and a bool mask block of the largest block's size."""
-    rows = max(s.stop - s.start for s in slices)
+def _largest(slices: list[slice]) -> int:
+    """Rows of the largest block."""
+    return max(s.stop - s.start for s in slices)
+
+
+def _buffers(n: int, rows: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    """A float scratch block and a bool mask block of ``rows`` × ``n``."""
     scratch = torch.empty(rows, n, dtype=like.dtype, device=like.device)
     return scratch, torch.empty(rows, n, dtype=torch.bool, device=like.device)
 
@@ -190,9 +194,9 @@ def ksg_continuous(z: Tensor, x: Tensor, k: int, chunk_size: int | None) -> Tens
     """
     n = z.shape[0]
     slices = distance_row_slices(n, chunk_size)
-    max_rows = max(s.stop - s.start for s in slices)
+    max_rows = _largest(slices)
     blocks_z, blocks_x = _MaxNormBlocks(z, max_rows), _MaxNormBlocks(x, max_rows)
-    joint, mask = _buffers(n, slices, z)
+    joint, mask = _buffers(n, max_rows, z)
     per_sample = []
     for rows in slices:
         r = rows.stop - rows.start
@@ -233,8 +237,9 @@ def ksg_discrete(z: Tensor, labels: Tensor, k: int, chunk_size: int | None) -> T
     n = z.shape[0]
     ross = _RossLabels(z, labels, k, chunk_size)
     slices = distance_row_slices(n, chunk_size)
-    blocks_z = _MaxNormBlocks(z, max(s.stop - s.start for s in slices))
-    scratch, mask = _buffers(n, slices, z)
+    max_rows = _largest(slices)
+    blocks_z = _MaxNormBlocks(z, max_rows)
+    scratch, mask = _buffers(n, max_rows, z)
     per_sample = []
     for rows in slices:
         r = rows.stop - rows.start
@@ -266,9 +271,9 @@ def ksg_pair(
     n = z.shape[0]
     ross = _RossLabels(z, labels, k, chunk_size)
     slices = distance_row_slices(n, chunk_size)
-    max_rows = max(s.stop - s.start for s in slices)
+    max_rows = _largest(slices)
     blocks_z, blocks_x = _MaxNormBlocks(z, max_rows), _MaxNormBlocks(x, max_rows)
-    scratch, mask = _buffers(n, slices, z)
+    scratch, mask = _buffers(n, max_rows, z)
     continuous, discrete = [], []
     for rows in slices:
         r = rows.stop - rows.start

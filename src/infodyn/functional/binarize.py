@@ -98,8 +98,14 @@ def binarize(x: Tensor, q: float = 0.95, *, scope: Scope = "layer") -> Tensor:
         return (values > threshold if cut <= low else values >= threshold).to(torch.uint8)
     if not bool(torch.isfinite(floor).all() & torch.isfinite(peak).all()):
         check_finite("x", values)
-    tie = threshold <= floor
-    return torch.where(tie, values > threshold, values >= threshold).to(torch.uint8)
+    return _bits(values, threshold, floor)
+
+
+def _bits(values: Tensor, threshold: Tensor, floor: Tensor) -> Tensor:
+    """1 where ``values ≥ threshold``, or ``> threshold`` where the threshold is at or below
+    the minimum (the tie guard: a threshold equal to the floor would otherwise mark every
+    sample); ``threshold`` and ``floor`` broadcast against ``values``."""
+    return torch.where(threshold <= floor, values > threshold, values >= threshold).to(torch.uint8)
 
 
 def binarize_batches(x: Tensor, q: float = 0.95, *, scope: Scope = "layer") -> Tensor:
@@ -131,7 +137,7 @@ def binarize_batches(x: Tensor, q: float = 0.95, *, scope: Scope = "layer") -> T
         floor, threshold = floor[:, None, None], threshold[:, None, None]
     else:
         floor, threshold = values.amin(dim=1, keepdim=True), _quantile_along(values, q, 1)[:, None]
-    return torch.where(threshold <= floor, values > threshold, values >= threshold).to(torch.uint8)
+    return _bits(values, threshold, floor)
 
 
 def binarize_fixed(x: Tensor, threshold: float, *, absolute: bool = False) -> Tensor:

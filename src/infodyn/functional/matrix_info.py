@@ -360,7 +360,7 @@ def _matrix_information(
     z: Tensor, w: Tensor, *, dtype: torch.dtype, chunk_size: int | None, path: _Path
 ) -> MatrixInformationResult:
     u, v = _unit_rows("features", z, dtype), _unit_rows("head", w, dtype)
-    if not (_uses_dual(u, path) or _uses_dual(v, path) or path == "dual"):
+    if not (_uses_dual(u, path) or _uses_dual(v, path)):
         # Both sides n×n, so no row-space basis and the joint is n×n too (r1·r2 = d1·d2 ≥ n).
         hz, hw, joint = _primal_entropies(u, v, chunk_size)
         _raise_if_rank_one(hz, hw, both=False)
