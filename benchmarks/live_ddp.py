@@ -40,7 +40,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -132,11 +131,8 @@ def run_ddp(args: argparse.Namespace, out: Path) -> float:
     return elapsed
 
 
-@dataclass
-class Captured:
-    """What one rank's batch produced in the reference: every metric input, by name."""
-
-    batches: list[dict[str, Any]] = field(default_factory=list)
+#: One rank's batches of an epoch, in order: every metric input of each batch, by name.
+RankBatches = list[dict[str, Any]]
 
 
 class ReferenceTap:
@@ -185,7 +181,7 @@ Records = dict[tuple[int, str, str, str], tuple[str, np.ndarray]]
 
 
 def _records(
-    metrics: Mapping[str, Metric], captured: Sequence[Captured], step: int, by_rank: bool
+    metrics: Mapping[str, Metric], captured: Sequence[RankBatches], step: int, by_rank: bool
 ) -> Records:
     """The metrics fed the captured batches (``by_rank``: rank after rank, else interleaved),
     computed and reset — as the monitor does, so state kept across records (NC4's class means
@@ -198,10 +194,10 @@ def _records(
             for rank, part in enumerate(captured):
                 if rank and isinstance(metric, LayerTransferEntropy):
                     metric.new_series()  # each rank's stream is its own trial
-                for batch in part.batches:
+                for batch in part:
                     _feed(metric, batch)
         else:
-            for batches in zip(*(part.batches for part in captured), strict=True):
+            for batches in zip(*captured, strict=True):
                 for batch in batches:
                     _feed(metric, batch)
         scalars, arrays = records_of(
@@ -228,14 +224,14 @@ def run_reference(args: argparse.Namespace, world: int) -> tuple[float, Records,
     step = 0
     for epoch in range(args.epochs):
         shares = [_rank_batches(x.shape[0], world, r, epoch, args) for r in range(world)]
-        captured = [Captured() for _ in range(world)]
+        captured: list[RankBatches] = [[] for _ in range(world)]
         for indices in zip(*shares, strict=True):
             step += 1
             losses = []
             for rank, index in enumerate(indices):
                 logits, inputs = tap.forward(x[index], y[index])
                 losses.append(F.cross_entropy(logits, y[index]))
-                captured[rank].batches.append(inputs)
+                captured[rank].append(inputs)
             optimizer.zero_grad()
             (torch.stack(losses).sum() / world).backward()
             optimizer.step()
